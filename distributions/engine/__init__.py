@@ -1,0 +1,1 @@
+"""Pure (ORM-free) building blocks of the payout distribution engine."""

@@ -1,0 +1,140 @@
+from django.db import models
+from django.db.models import F, Q
+
+from collaborators.models import Collaborator
+from distributors.models import Distributor
+from lifecycle import LifecycleModelMixin, StatusLifecycle
+from obligations.models import Obligation, ObligationStatus
+from organizations.models import Organization
+
+
+class DistributionStatus(models.TextChoices):
+    PENDING = "pending"
+    PROCESSING = "processing"
+    COMPLETE = "complete"
+    CANCELLED = "cancelled"
+
+
+class Distribution(LifecycleModelMixin, models.Model):
+    """One period of a distributor, (period_start, trigger_date].
+
+    ``pending`` is the open period. Triggering computes ``pool`` (the period's pool plus ``rolled_over``
+    from the previous period), splits it into allocations and records their sum as ``value``; what
+    nobody earned is ``unallocated`` (or rolled into the next period). ``pool = value + unallocated``.
+    """
+
+    LIFECYCLE = StatusLifecycle(
+        {
+            DistributionStatus.PENDING: {
+                DistributionStatus.PROCESSING,
+                DistributionStatus.COMPLETE,
+                DistributionStatus.CANCELLED,
+            },
+            DistributionStatus.PROCESSING: {DistributionStatus.COMPLETE},
+            # A payout taken back (paid -> unpaid) reopens an obligation and so its distribution.
+            DistributionStatus.COMPLETE: {DistributionStatus.PROCESSING},
+            DistributionStatus.CANCELLED: set(),
+        }
+    )
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="distributions")
+    distributor = models.ForeignKey(Distributor, on_delete=models.CASCADE, related_name="distributions")
+    status = models.CharField(max_length=16, choices=DistributionStatus.choices, default=DistributionStatus.PENDING)
+    period_start = models.DateTimeField()
+    trigger_date = models.DateTimeField()
+    rolled_over = models.BigIntegerField(default=0, help_text="Unearned pool carried in from the previous period.")
+    pool = models.BigIntegerField(null=True, blank=True, help_text="Computed when triggered, rollover included.")
+    value = models.BigIntegerField(default=0, help_text="Sum of the allocations.")
+    unallocated = models.BigIntegerField(default=0)
+    triggered_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    modified_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["distributor"],
+                condition=Q(status=DistributionStatus.PENDING),
+                name="distribution_one_pending_per_distributor",
+            ),
+            models.UniqueConstraint(fields=["distributor", "trigger_date"], name="distribution_unique_trigger"),
+            models.CheckConstraint(condition=Q(trigger_date__gt=F("period_start")), name="distribution_period_order"),
+            models.CheckConstraint(
+                condition=Q(value__gte=0, unallocated__gte=0, rolled_over__gte=0)
+                & (Q(pool__isnull=True) | Q(pool__gte=0)),
+                name="distribution_amounts_nonneg",
+            ),
+            models.CheckConstraint(
+                condition=Q(pool__isnull=True) | Q(pool=F("value") + F("unallocated")),
+                name="distribution_pool_accounted",
+            ),
+            models.CheckConstraint(condition=Q(status__in=DistributionStatus.values), name="distribution_status_valid"),
+        ]
+        indexes = [
+            models.Index(fields=["organization", "status", "trigger_date"], name="distribution_org_status_idx"),
+            models.Index(fields=["organization", "distributor", "trigger_date"], name="distribution_org_dist_idx"),
+            models.Index(fields=["organization", "trigger_date"], name="distribution_org_trigger_idx"),
+            # The heartbeat's due lookup across all organizations.
+            models.Index(fields=["status", "trigger_date"], name="distribution_due_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.distributor_id} @ {self.trigger_date:%Y-%m-%d %H:%M} ({self.status})"
+
+
+class Allocation(models.Model):
+    """One collaborator's share of a triggered distribution, owed through exactly one obligation.
+
+    ``status`` mirrors the obligation's; the obligation services update both together.
+    """
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    distribution = models.ForeignKey(Distribution, on_delete=models.CASCADE, related_name="allocations")
+    obligation = models.OneToOneField(Obligation, on_delete=models.PROTECT, related_name="allocation")
+    collaborator = models.ForeignKey(Collaborator, on_delete=models.PROTECT, related_name="allocations")
+    value = models.BigIntegerField()
+    score = models.BigIntegerField()
+    rank = models.PositiveIntegerField()
+    status = models.CharField(max_length=16, choices=ObligationStatus.choices, default=ObligationStatus.PENDING)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["distribution", "collaborator"], name="allocation_unique_per_collaborator"),
+            models.CheckConstraint(condition=Q(value__gt=0), name="allocation_value_positive"),
+            models.CheckConstraint(condition=Q(score__gte=0), name="allocation_score_nonneg"),
+            models.CheckConstraint(condition=Q(rank__gte=1), name="allocation_rank_positive"),
+        ]
+        indexes = [models.Index(fields=["organization", "collaborator"], name="allocation_org_collab_idx")]
+
+    def __str__(self) -> str:
+        return f"Allocation {self.pk}: {self.value} to {self.collaborator_id}"
+
+
+class EngineRunStatus(models.TextChoices):
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+class EngineRun(models.Model):
+    """One run of the heartbeat: when, as of which instant, what it did and what went wrong."""
+
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    as_of = models.DateTimeField(help_text="The 'now' the run processed (the --now option, or the real time).")
+    status = models.CharField(max_length=16, choices=EngineRunStatus.choices, default=EngineRunStatus.RUNNING)
+    options = models.JSONField(default=dict)
+    host = models.CharField(max_length=200, blank=True)
+    pid = models.PositiveIntegerField(null=True, blank=True)
+    triggered_count = models.PositiveIntegerField(default=0)
+    opened_count = models.PositiveIntegerField(default=0)
+    skipped_count = models.PositiveIntegerField(default=0, help_text="Due but locked by another run.")
+    error_count = models.PositiveIntegerField(default=0)
+    errors = models.JSONField(default=list)
+
+    class Meta:
+        ordering = ["-started_at"]
+        indexes = [models.Index(fields=["-started_at"], name="engine_run_started_idx")]
+
+    def __str__(self) -> str:
+        return f"Engine run {self.pk} ({self.status})"

@@ -1,0 +1,95 @@
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.db.models import Count
+
+from distributors.models import Distributor, DistributorStatus, MetricType, RevenueEntry
+from distributors.services import distributor_save, distributor_set_status
+
+
+class MetricTypeInline(admin.TabularInline):
+    model = MetricType
+    fields = ["name", "points"]
+    extra = 1
+
+
+@admin.register(Distributor)
+class DistributorAdmin(admin.ModelAdmin):
+    list_display = [
+        "name",
+        "organization",
+        "status",
+        "units",
+        "pool_resolver",
+        "distribution_resolver",
+        "schedule",
+        "metric_type_count",
+    ]
+    list_filter = ["status", "pool_resolver", "distribution_resolver", "organization"]
+    list_select_related = ["organization"]
+    search_fields = ["name", "description"]
+    autocomplete_fields = ["organization", "eligible_collaborators"]
+    inlines = [MetricTypeInline]
+    readonly_fields = ["created_at", "modified_at"]
+    actions = ["make_active", "make_inactive", "soft_delete"]
+    fieldsets = [
+        (None, {"fields": ["organization", "name", "description", "status", "units"]}),
+        ("Pool", {"fields": ["pool_resolver", "pool_amount", "pool_percent_bp", "rollover_unearned"]}),
+        (
+            "Split",
+            {"fields": ["distribution_resolver", "tie_policy", "top_n_weights", "obligation_start_status"]},
+        ),
+        ("Eligibility", {"fields": ["eligibility", "eligible_collaborators"]}),
+        ("Schedule", {"fields": ["schedule", "starts_at"]}),
+        ("Timestamps", {"fields": ["created_at", "modified_at"]}),
+    ]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(metric_type_total=Count("metric_types"))
+
+    @admin.display(description="metric types", ordering="metric_type_total")
+    def metric_type_count(self, obj):
+        return obj.metric_type_total
+
+    def get_readonly_fields(self, request, obj=None):
+        # Status moves go through the lifecycle (the actions), not through the form.
+        return [*self.readonly_fields, "status"] if obj else self.readonly_fields
+
+    def save_model(self, request, obj, form, change):
+        obj.save()
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        # The first period opens once the metric types and eligibility are in place.
+        distributor_save(distributor=form.instance)
+
+    def _set_status(self, request, queryset, status):
+        moved = 0
+        for distributor in queryset:
+            try:
+                distributor_set_status(distributor=distributor, status=status)
+                moved += 1
+            except ValidationError as exc:
+                self.message_user(request, f"{distributor}: {exc.messages[0]}", messages.ERROR)
+        self.message_user(request, f"{moved} distributor(s) now {status}.")
+
+    @admin.action(description="Make active")
+    def make_active(self, request, queryset):
+        self._set_status(request, queryset, DistributorStatus.ACTIVE)
+
+    @admin.action(description="Make inactive (the open period stays pending)")
+    def make_inactive(self, request, queryset):
+        self._set_status(request, queryset, DistributorStatus.INACTIVE)
+
+    @admin.action(description="Delete (soft; cancels the open period)")
+    def soft_delete(self, request, queryset):
+        self._set_status(request, queryset, DistributorStatus.DELETED)
+
+
+@admin.register(RevenueEntry)
+class RevenueEntryAdmin(admin.ModelAdmin):
+    list_display = ["reference", "organization", "amount", "units", "occurred_at"]
+    list_filter = ["units", "organization"]
+    list_select_related = ["organization"]
+    search_fields = ["reference"]
+    autocomplete_fields = ["organization"]
+    date_hierarchy = "occurred_at"

@@ -1,0 +1,183 @@
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+
+from collaborators.models import Collaborator
+from lifecycle import LifecycleModelMixin, StatusLifecycle
+from organizations.models import Organization
+
+
+class DistributorStatus(models.TextChoices):
+    ACTIVE = "active"
+    INACTIVE = "inactive"
+    DELETED = "deleted"
+
+
+class PoolResolver(models.TextChoices):
+    FIXED = "fixed", "Fixed amount per period"
+    REVENUE_SHARE = "revenueShare", "Share of the period's revenue"
+
+
+class DistributionResolver(models.TextChoices):
+    PERFORMANCE_SHARED_POOL = "performanceSharedPool", "Proportional to score"
+    SHARED_ENGAGEMENT_POOL = "sharedEngagementPool", "Equal among non-zero scores"
+    TOP_SCORE_WINS = "topScoreWins", "Highest score takes the pool"
+    TOP_N = "topN", "Ranked shares (e.g. 50/30/20)"
+
+
+class TiePolicy(models.TextChoices):
+    SPLIT = "split", "Tied collaborators share their places equally"
+    EARLIEST = "earliest", "Earlier first credit wins the tie"
+
+
+class Eligibility(models.TextChoices):
+    ALL_ACTIVE = "allActive", "Every active collaborator of the organization"
+    SELECTED = "selected", "Only the selected collaborators"
+
+
+class ObligationStart(models.TextChoices):
+    PENDING = "pending"
+    APPROVED = "approved"
+
+
+SCHEDULE_PRESETS = ("daily", "weekly", "monthly", "quarterly")
+
+
+def validate_schedule(value: str) -> None:
+    from distributors.schedules import parse_schedule
+
+    try:
+        parse_schedule(value)
+    except ValueError as exc:
+        raise ValidationError(str(exc)) from exc
+
+
+class Distributor(LifecycleModelMixin, models.Model):
+    """A reward rule paying on a schedule: units, pool, split rule, counted metric types, eligibility.
+
+    Money is an integer in the smallest unit of ``units`` (1500 = 15.00 USD). A revenue-share pool is
+    ``pool_percent_bp`` basis points (1/100 %) of the revenue entries in ``units`` recorded in the period.
+    """
+
+    LIFECYCLE = StatusLifecycle(
+        {
+            DistributorStatus.ACTIVE: {DistributorStatus.INACTIVE, DistributorStatus.DELETED},
+            DistributorStatus.INACTIVE: {DistributorStatus.ACTIVE, DistributorStatus.DELETED},
+            DistributorStatus.DELETED: set(),
+        }
+    )
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="distributors")
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    status = models.CharField(max_length=16, choices=DistributorStatus.choices, default=DistributorStatus.ACTIVE)
+    units = models.CharField(max_length=16, default="USD", help_text="A currency code such as USD, or 'points'.")
+
+    pool_resolver = models.CharField(max_length=32, choices=PoolResolver.choices, default=PoolResolver.FIXED)
+    pool_amount = models.BigIntegerField(default=0, help_text="Fixed pool per period, in the smallest unit.")
+    pool_percent_bp = models.PositiveIntegerField(
+        default=0, help_text="Revenue share in basis points: 1000 = 10 % of the period's revenue."
+    )
+    rollover_unearned = models.BooleanField(
+        default=False,
+        help_text="Carry a pool nobody earned into the next period instead of leaving it unallocated.",
+    )
+
+    distribution_resolver = models.CharField(
+        max_length=32,
+        choices=DistributionResolver.choices,
+        default=DistributionResolver.PERFORMANCE_SHARED_POOL,
+    )
+    tie_policy = models.CharField(max_length=16, choices=TiePolicy.choices, default=TiePolicy.SPLIT)
+    top_n_weights = models.JSONField(
+        default=list, blank=True, help_text="topN only: percentages per place, e.g. [50, 30, 20]."
+    )
+    obligation_start_status = models.CharField(
+        max_length=16, choices=ObligationStart.choices, default=ObligationStart.PENDING
+    )
+
+    eligibility = models.CharField(max_length=16, choices=Eligibility.choices, default=Eligibility.ALL_ACTIVE)
+    eligible_collaborators = models.ManyToManyField(Collaborator, blank=True, related_name="distributors")
+
+    schedule = models.CharField(
+        max_length=500,
+        default="monthly",
+        validators=[validate_schedule],
+        help_text="daily, weekly, monthly, quarterly, or an RFC 5545 rule such as 'RRULE:FREQ=WEEKLY;BYDAY=FR'.",
+    )
+    starts_at = models.DateTimeField(help_text="Start of the first period.")
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    modified_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(pool_amount__gte=0), name="distributor_pool_amount_nonneg"),
+            models.CheckConstraint(condition=Q(pool_percent_bp__lte=10000), name="distributor_pool_percent_le_100"),
+            models.CheckConstraint(condition=Q(status__in=DistributorStatus.values), name="distributor_status_valid"),
+            models.CheckConstraint(condition=Q(pool_resolver__in=PoolResolver.values), name="distributor_pool_valid"),
+            models.CheckConstraint(
+                condition=Q(distribution_resolver__in=DistributionResolver.values),
+                name="distributor_resolver_valid",
+            ),
+        ]
+        indexes = [models.Index(fields=["organization", "status"], name="distributor_org_status_idx")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        errors = {}
+        if self.distribution_resolver == DistributionResolver.TOP_N:
+            weights = self.top_n_weights
+            if (
+                not isinstance(weights, list)
+                or not weights
+                or not all(isinstance(w, int) and not isinstance(w, bool) and w >= 0 for w in weights)
+                or sum(weights) != 100
+            ):
+                errors["top_n_weights"] = "topN needs a list of whole percentages that sum to 100, e.g. [50, 30, 20]."
+        if self.pool_resolver == PoolResolver.REVENUE_SHARE and not self.pool_percent_bp:
+            errors["pool_percent_bp"] = "A revenue-share pool needs a percentage above zero."
+        if errors:
+            raise ValidationError(errors)
+
+
+class MetricType(models.Model):
+    """A metric a distributor counts, with the whole number of points one unit of it is worth."""
+
+    distributor = models.ForeignKey(Distributor, on_delete=models.CASCADE, related_name="metric_types")
+    name = models.SlugField(max_length=50, help_text="e.g. manual, sale, signup")
+    points = models.PositiveIntegerField(default=1)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["distributor", "name"], name="metric_type_unique_per_distributor"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.points} pt)"
+
+
+class RevenueEntry(models.Model):
+    """Revenue that feeds revenue-share pools; the reference is unique so a re-import adds nothing."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="revenue_entries")
+    amount = models.BigIntegerField()
+    units = models.CharField(max_length=16)
+    occurred_at = models.DateTimeField()
+    reference = models.CharField(max_length=200)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name_plural = "revenue entries"
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "reference"], name="revenue_reference_unique_per_org"),
+            models.CheckConstraint(condition=Q(amount__gte=0), name="revenue_amount_nonneg"),
+        ]
+        indexes = [models.Index(fields=["organization", "units", "occurred_at"], name="revenue_org_units_time_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.reference}: {self.amount} {self.units}"

@@ -1,0 +1,83 @@
+"""Schedules: presets and RFC 5545 recurrence rules, evaluated in the organization's time zone.
+
+Occurrences fall at local midnight unless the rule says otherwise (BYHOUR, BYMINUTE). Rules are
+anchored at local midnight of the day the distributor starts, which matters for INTERVAL > 1. A
+schedule never ends: COUNT and UNTIL are refused (make the distributor inactive to stop it), as are
+rules more frequent than hourly.
+"""
+
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from dateutil import rrule
+
+PRESET_RULES = {
+    "daily": "FREQ=DAILY",
+    "weekly": "FREQ=WEEKLY;BYDAY=MO",
+    "monthly": "FREQ=MONTHLY;BYMONTHDAY=1",
+    "quarterly": "FREQ=MONTHLY;BYMONTH=1,4,7,10;BYMONTHDAY=1",
+}
+_TOO_FREQUENT = {rrule.SECONDLY, rrule.MINUTELY}
+
+
+def _rule_text(schedule: str) -> str:
+    text = schedule.strip()
+    if text.lower() in PRESET_RULES:
+        return PRESET_RULES[text.lower()]
+    if text.upper().startswith("RRULE:"):
+        text = text[len("RRULE:") :]
+    return text
+
+
+def parse_schedule(schedule: str, dtstart: datetime | None = None) -> rrule.rrule:
+    """Return the rule of ``schedule``; ``dtstart`` is a naive local datetime. Raise ValueError if invalid."""
+    text = _rule_text(schedule)
+    if not text or "\n" in text or "DTSTART" in text.upper():
+        raise ValueError(
+            f"Schedule '{schedule}' must be one of {', '.join(PRESET_RULES)} or a single RRULE without DTSTART."
+        )
+    upper = text.upper()
+    if "COUNT=" in upper or "UNTIL=" in upper:
+        raise ValueError("A schedule cannot end (COUNT/UNTIL); make the distributor inactive to stop it.")
+    try:
+        rule = rrule.rrulestr(text, dtstart=dtstart or datetime(2000, 1, 1))  # noqa: DTZ001 - naive local
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"Schedule '{schedule}' is not a valid RFC 5545 rule: {exc}.") from exc
+    if not isinstance(rule, rrule.rrule):
+        raise ValueError(f"Schedule '{schedule}' must be a single RRULE.")
+    if rule._freq in _TOO_FREQUENT:
+        raise ValueError("A schedule may not trigger more often than hourly.")
+    return rule
+
+
+def _local_midnight(moment: datetime, tz: ZoneInfo) -> datetime:
+    return datetime.combine(moment.astimezone(tz).date(), time(0))
+
+
+def _localize(naive_local: datetime, tz: ZoneInfo) -> datetime:
+    # A local time skipped by a DST change resolves to the instant just after the gap (fold=0 semantics).
+    aware = naive_local.replace(tzinfo=tz)
+    return aware.astimezone(ZoneInfo("UTC"))
+
+
+def next_trigger_after(schedule: str, *, tz: ZoneInfo, anchor: datetime, after: datetime) -> datetime:
+    """The first occurrence of ``schedule`` strictly after the aware datetime ``after``, in UTC."""
+    return upcoming_triggers(schedule, tz=tz, anchor=anchor, after=after, count=1)[0]
+
+
+def upcoming_triggers(schedule: str, *, tz: ZoneInfo, anchor: datetime, after: datetime, count: int) -> list[datetime]:
+    """The next ``count`` occurrences strictly after ``after`` (aware), as aware UTC datetimes."""
+    rule = parse_schedule(schedule, dtstart=_local_midnight(anchor, tz))
+    # Step in local wall time, then compare in UTC: around a DST change a local time can map to an
+    # instant that is not after ``after`` even though the wall time is.
+    cursor = after.astimezone(tz).replace(tzinfo=None) - timedelta(hours=3)
+    found: list[datetime] = []
+    while len(found) < count:
+        nxt = rule.after(cursor, inc=False)
+        if nxt is None:  # pragma: no cover - COUNT/UNTIL are refused by parse_schedule
+            break
+        cursor = nxt
+        moment = _localize(nxt, tz)
+        if moment > after and (not found or moment > found[-1]):
+            found.append(moment)
+    return found

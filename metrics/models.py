@@ -1,0 +1,79 @@
+"""Metric credits: an append-only ledger of points.
+
+A score is never stored as a running total: a collaborator's score for a metric type in a period is the
+sum of the credits made in (periodStart, triggerDate]. Appending rows means concurrent credits can never
+lose an update, closed periods stay readable, and every point traces to when, how and by whom it was
+credited. Allocations keep the score they were based on.
+"""
+
+from django.db import models
+from django.db.models import F, Q
+
+from collaborators.models import Collaborator
+from distributors.models import Distributor
+from organizations.models import Organization
+
+
+class CreditSource(models.TextChoices):
+    API = "api"
+    ADMIN = "admin"
+    COMMAND = "command"
+    SEED = "seed"
+
+
+class CreditRequest(models.Model):
+    """One act of crediting (an API call, an admin save, a command run); holds its idempotency key.
+
+    The same key with the same body replays ``response``; the same key with another body is refused.
+    """
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    idempotency_key = models.CharField(max_length=200, null=True, blank=True)
+    request_fingerprint = models.CharField(max_length=64)
+    source = models.CharField(max_length=16, choices=CreditSource.choices)
+    actor = models.CharField(max_length=200, blank=True, help_text="API key prefix, staff username or command.")
+    response = models.JSONField(default=dict)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "idempotency_key"],
+                condition=Q(idempotency_key__isnull=False),
+                name="credit_request_idempotency_unique",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.source} credit request {self.pk}"
+
+
+class MetricCredit(models.Model):
+    """Points credited to a collaborator on one distributor, at one instant (read-only once written)."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    request = models.ForeignKey(CreditRequest, on_delete=models.PROTECT, related_name="credits")
+    distributor = models.ForeignKey(Distributor, on_delete=models.CASCADE, related_name="metric_credits")
+    collaborator = models.ForeignKey(Collaborator, on_delete=models.CASCADE, related_name="metric_credits")
+    metric_type = models.SlugField(max_length=50)
+    quantity = models.PositiveIntegerField()
+    points_per_unit = models.PositiveIntegerField()
+    points = models.BigIntegerField()
+    credited_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(quantity__gt=0), name="metric_credit_quantity_positive"),
+            models.CheckConstraint(
+                condition=Q(points=F("quantity") * F("points_per_unit")),
+                name="metric_credit_points_consistent",
+            ),
+        ]
+        indexes = [
+            # The engine's score query: one distributor, one period, summed per collaborator.
+            models.Index(fields=["distributor", "credited_at", "collaborator", "points"], name="credit_period_idx"),
+            models.Index(fields=["organization", "collaborator", "credited_at"], name="credit_org_collab_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.collaborator_id}: {self.quantity} × {self.metric_type} on {self.distributor_id}"
