@@ -1,3 +1,4 @@
+from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db.models import Count
@@ -12,8 +13,26 @@ class MetricTypeInline(admin.TabularInline):
     extra = 1
 
 
+class DistributorForm(forms.ModelForm):
+    def clean(self):
+        cleaned = super().clean()
+        organization = cleaned.get("organization") or (
+            self.instance.organization if self.instance.organization_id else None
+        )
+        foreign = [
+            collaborator
+            for collaborator in cleaned.get("eligible_collaborators") or []
+            if organization is not None and collaborator.organization_id != organization.pk
+        ]
+        if foreign:
+            names = ", ".join(str(collaborator) for collaborator in foreign)
+            self.add_error("eligible_collaborators", f"Not collaborators of {organization}: {names}.")
+        return cleaned
+
+
 @admin.register(Distributor)
 class DistributorAdmin(admin.ModelAdmin):
+    form = DistributorForm
     list_display = [
         "name",
         "organization",
@@ -29,6 +48,7 @@ class DistributorAdmin(admin.ModelAdmin):
     search_fields = ["name", "description"]
     autocomplete_fields = ["organization", "eligible_collaborators"]
     inlines = [MetricTypeInline]
+    ordering = ["name", "id"]
     readonly_fields = ["created_at", "modified_at"]
     actions = ["make_active", "make_inactive", "soft_delete"]
     fieldsets = [
@@ -51,8 +71,14 @@ class DistributorAdmin(admin.ModelAdmin):
         return obj.metric_type_total
 
     def get_readonly_fields(self, request, obj=None):
-        # Status moves go through the lifecycle (the actions), not through the form.
-        return [*self.readonly_fields, "status"] if obj else self.readonly_fields
+        # Status moves go through the lifecycle (the actions), not through the form; a distributor never
+        # changes tenant (its distributions, credits and obligations stay in its organization).
+        return [*self.readonly_fields, "status", "organization"] if obj else self.readonly_fields
+
+    def has_delete_permission(self, request, obj=None):
+        # Deleting is the soft "deleted" status (the action), which cancels the open period; a hard delete
+        # would erase the distributions, allocations and credit ledger of past periods.
+        return False
 
     def save_model(self, request, obj, form, change):
         obj.save()

@@ -1,7 +1,64 @@
-from django.contrib import admin
+"""Metric credits in the admin: the ledger is read-only; staff credit through "Credit a metric".
 
-from metrics.models import CreditRequest, MetricCredit
+The credit view is a plain form on the MetricCredit changelist that calls ``metrics.services.metric_credit``
+(``source=admin``, the staff username as actor), so staff follow exactly the rules of the API. A hidden
+idempotency key generated when the form is shown makes a double-submitted form credit once.
+"""
+
+import uuid
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.widgets import AutocompleteSelect
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+
+from collaborators.models import Collaborator
+from distributors.models import Distributor
+from metrics.models import CreditRequest, CreditSource, MetricCredit
+from metrics.services import MAX_QUANTITY, CreditRefused, metric_credit
 from organizations.admin import ReadOnlyAdminMixin
+from organizations.models import Organization
+
+FORM_FIELD_OF_API_FIELD = {
+    "collaboratorId": "collaborator",
+    "metricType": "metric_type",
+    "quantity": "quantity",
+    "distributorId": "distributor",
+}
+
+
+class CreditMetricForm(forms.Form):
+    organization = forms.ModelChoiceField(Organization.objects.all())
+    collaborator = forms.ModelChoiceField(Collaborator.objects.all(), help_text="Search by name, email or alias.")
+    metric_type = forms.SlugField(max_length=50, initial="manual")
+    quantity = forms.IntegerField(min_value=1, max_value=MAX_QUANTITY, initial=1)
+    distributor = forms.ModelChoiceField(
+        Distributor.objects.all(),
+        required=False,
+        help_text="Leave empty to credit every active distributor that counts this metric type.",
+    )
+    # Generated when the form is shown; a form posted without one simply is not protected from a double submit.
+    idempotency_key = forms.CharField(widget=forms.HiddenInput, max_length=200, required=False)
+
+    def __init__(self, *args, admin_site, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name in ("collaborator", "distributor"):
+            field = self.fields[name]
+            field.widget = AutocompleteSelect(MetricCredit._meta.get_field(name), admin_site)
+            field.widget.choices = field.choices
+
+    def clean(self):
+        cleaned = super().clean()
+        organization = cleaned.get("organization")
+        if organization:
+            for name in ("collaborator", "distributor"):
+                obj = cleaned.get(name)
+                if obj is not None and obj.organization_id != organization.pk:
+                    self.add_error(name, f"{obj} belongs to another organization.")
+        return cleaned
 
 
 @admin.register(MetricCredit)
@@ -21,6 +78,68 @@ class MetricCreditAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     search_fields = ["collaborator__full_name", "collaborator__email", "distributor__name", "metric_type"]
     date_hierarchy = "credited_at"
     show_full_result_count = False
+    change_list_template = "admin/metrics/metriccredit/change_list.html"
+
+    def has_credit_permission(self, request) -> bool:
+        # The ledger rows are never added by hand, but the permission to add them is what "may credit" means.
+        return request.user.has_perm("metrics.add_metriccredit")
+
+    def get_urls(self):
+        urls = [
+            path("credit/", self.admin_site.admin_view(self.credit_view), name="metrics_metriccredit_credit"),
+        ]
+        return urls + super().get_urls()
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {**(extra_context or {}), "has_credit_permission": self.has_credit_permission(request)}
+        return super().changelist_view(request, extra_context)
+
+    def credit_view(self, request):
+        if not self.has_credit_permission(request):
+            raise PermissionDenied
+        if request.method == "POST":
+            form = CreditMetricForm(request.POST, admin_site=self.admin_site)
+            if form.is_valid():
+                data = form.cleaned_data
+                try:
+                    outcome = metric_credit(
+                        organization=data["organization"],
+                        collaborator=data["collaborator"],
+                        metric_type=data["metric_type"],
+                        quantity=data["quantity"],
+                        distributor_id=data["distributor"].pk if data["distributor"] else None,
+                        source=CreditSource.ADMIN,
+                        actor=request.user.get_username(),
+                        idempotency_key=data["idempotency_key"] or None,
+                    )
+                except CreditRefused as exc:
+                    form.add_error(FORM_FIELD_OF_API_FIELD.get(exc.field or ""), exc.message)
+                else:
+                    response = outcome.response
+                    landed = ", ".join(f"distributor {c['distributorId']} +{c['points']}" for c in response["credits"])
+                    if outcome.replayed:
+                        self.message_user(request, "This form was already submitted; nothing more was credited.")
+                    else:
+                        self.message_user(
+                            request,
+                            f"Credited {response['quantity']} × {response['metricType']} to "
+                            f"{data['collaborator']}: {landed} ({response['totalPoints']} points).",
+                            messages.SUCCESS,
+                        )
+                    return redirect(reverse("admin:metrics_metriccredit_changelist"))
+        else:
+            form = CreditMetricForm(
+                initial={**request.GET.dict(), "idempotency_key": f"admin-{uuid.uuid4().hex}"},
+                admin_site=self.admin_site,
+            )
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": "Credit a metric",
+            "form": form,
+            "media": self.media + form.media,
+        }
+        return TemplateResponse(request, "admin/metrics/metriccredit/credit_form.html", context)
 
 
 @admin.register(CreditRequest)

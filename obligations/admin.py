@@ -1,8 +1,30 @@
+"""Obligations, fulfillments and payouts in the admin: every status move is an action calling a service.
+
+An action that the lifecycle refuses changes nothing and shows the reason as an error message (never a
+500). A manual obligation is editable only while pending; its organization is its collaborator's.
+"""
+
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
+from django.db import transaction
 
-from obligations.models import Fulfillment, Obligation, ObligationStatus, Payout
-from obligations.services import obligations_transition
+from obligations.models import AwardType, Fulfillment, Obligation, ObligationStatus, Payout
+from obligations.services import (
+    fulfillment_mark_failed,
+    obligations_transition,
+    payout_mark_paid,
+    payout_mark_unpaid,
+)
+
+
+def _run(model_admin, request, action, success):
+    """Call a service; report its refusal as an error message instead of raising."""
+    try:
+        result = action()
+    except ValidationError as exc:
+        model_admin.message_user(request, f"Nothing changed: {exc.messages[0]}", messages.ERROR)
+        return
+    model_admin.message_user(request, success(result), messages.SUCCESS)
 
 
 @admin.register(Obligation)
@@ -11,23 +33,42 @@ class ObligationAdmin(admin.ModelAdmin):
     list_filter = ["status", "award_type", "units", "organization"]
     list_select_related = ["collaborator", "payout"]
     search_fields = ["collaborator__full_name", "collaborator__email", "description"]
-    autocomplete_fields = ["organization", "collaborator"]
-    readonly_fields = ["status", "payout", "created_at", "modified_at"]
+    autocomplete_fields = ["collaborator"]
+    fields = [
+        "organization",
+        "collaborator",
+        "value",
+        "units",
+        "award_type",
+        "description",
+        "status",
+        "payout",
+        "created_at",
+        "modified_at",
+    ]
+    readonly_fields = ["organization", "status", "payout", "created_at", "modified_at"]
     actions = ["approve", "reject", "cancel"]
 
     def get_readonly_fields(self, request, obj=None):
-        if obj and obj.award_type != "manual":
-            # What a distribution owes is fixed by the distribution; only its status moves.
-            return [*self.readonly_fields, "organization", "collaborator", "value", "units", "award_type"]
+        if obj and (obj.award_type != AwardType.MANUAL or obj.status != ObligationStatus.PENDING):
+            # What a distribution owes is fixed by the distribution, and an approved obligation may already
+            # be in a payout whose amount includes it; only the status moves (through the actions).
+            return [*self.readonly_fields, "collaborator", "value", "units", "award_type"]
         return self.readonly_fields
 
+    def save_model(self, request, obj, form, change):
+        # A manual obligation belongs to its collaborator's organization (never another tenant's).
+        obj.organization_id = obj.collaborator.organization_id
+        super().save_model(request, obj, form, change)
+
     def _move(self, request, queryset, status):
-        try:
-            moved = obligations_transition(obligation_ids=queryset.values_list("pk", flat=True), status=status)
-        except ValidationError as exc:
-            self.message_user(request, f"Nothing changed: {exc.messages[0]}", messages.ERROR)
-            return
-        self.message_user(request, f"{len(moved)} obligation(s) now {status}.")
+        ids = list(queryset.values_list("pk", flat=True))
+        _run(
+            self,
+            request,
+            lambda: obligations_transition(obligation_ids=ids, status=status),
+            lambda moved: f"{len(moved)} obligation(s) now {status}.",
+        )
 
     @admin.action(description="Approve selected obligations")
     def approve(self, request, queryset):
@@ -64,9 +105,20 @@ class FulfillmentAdmin(admin.ModelAdmin):
     list_select_related = ["organization"]
     readonly_fields = ["organization", "status", "created_at", "modified_at", "completed_at"]
     inlines = [PayoutInline]
+    actions = ["mark_failed"]
 
     def has_add_permission(self, request):
         return False
+
+    @admin.action(description="Mark failed (obligations return to approved)")
+    def mark_failed(self, request, queryset):
+        ids = list(queryset.order_by("pk").values_list("pk", flat=True))
+
+        def fail_all():
+            with transaction.atomic():
+                return [fulfillment_mark_failed(fulfillment=pk) for pk in ids]
+
+        _run(self, request, fail_all, lambda failed: f"{len(failed)} fulfillment(s) now failed.")
 
 
 @admin.register(Payout)
@@ -86,6 +138,22 @@ class PayoutAdmin(admin.ModelAdmin):
         "created_at",
         "modified_at",
     ]
+    actions = ["mark_paid", "mark_unpaid"]
 
     def has_add_permission(self, request):
         return False
+
+    @admin.action(description="Mark paid (obligations become fulfilled)")
+    def mark_paid(self, request, queryset):
+        ids = list(queryset.values_list("pk", flat=True))
+        _run(self, request, lambda: payout_mark_paid(payouts=ids), lambda paid: f"{len(paid)} payout(s) now paid.")
+
+    @admin.action(description="Mark unpaid (correction: obligations return to approved)")
+    def mark_unpaid(self, request, queryset):
+        ids = list(queryset.values_list("pk", flat=True))
+        _run(
+            self,
+            request,
+            lambda: payout_mark_unpaid(payouts=ids),
+            lambda unpaid: f"{len(unpaid)} payout(s) now unpaid.",
+        )

@@ -93,7 +93,8 @@ class Fulfillment(LifecycleModelMixin, models.Model):
         {
             FulfillmentStatus.PENDING: {FulfillmentStatus.PROCESSING, FulfillmentStatus.FAILED},
             FulfillmentStatus.PROCESSING: {FulfillmentStatus.COMPLETE, FulfillmentStatus.FAILED},
-            FulfillmentStatus.COMPLETE: set(),
+            # Only when staff take back a payout marked paid by mistake (payout paid -> unpaid).
+            FulfillmentStatus.COMPLETE: {FulfillmentStatus.PROCESSING},
             FulfillmentStatus.FAILED: set(),
         }
     )

@@ -1,28 +1,265 @@
-"""Writes on obligations: status moves (mirrored on allocations) and the distribution status they drive."""
+"""Writes on obligations and their fulfillment: status moves (mirrored on allocations), payout batches, paying.
 
+Decisions (where the reference is silent):
+
+- Staff move obligations with ``obligations_transition`` (approve, reject, cancel). ``fulfilled`` is reached
+  and left only through payouts (``payout_mark_paid`` / ``payout_mark_unpaid``), so an obligation is
+  fulfilled exactly when its payout is paid. An obligation inside a live payout cannot be rejected or
+  cancelled: the payout's amount includes it, so its fulfillment must be marked failed first.
+- ``fulfillment_generate`` batches the organization's approved obligations that are in no payout, one
+  payout per (collaborator, units) with the sum as amount, in one transaction that locks those obligations
+  (``select_for_update``): two concurrent runs never put an obligation in two payouts; the second finds
+  nothing. Zero-value obligations are included (they settle like any other). Nothing to batch → ``None``.
+- Marking payouts paid: paid_at is set, their obligations become ``fulfilled``, allocations mirror, the
+  distributions follow (``complete`` once no obligation is pending or approved). The fulfillment moves to
+  ``processing`` when its first payout is paid (if it was still ``pending``) and to ``complete`` when all
+  are. Marking unpaid reverses every step (``complete`` fulfillments and distributions reopen).
+- A ``pending``/``processing`` fulfillment can be marked ``failed``: its obligations leave their payouts
+  (``payout=None``) and stay ``approved`` for the next batch. A fulfillment with a paid payout cannot fail;
+  mark that payout unpaid first. A failed fulfillment's payouts cannot be paid.
+- Every function is all or nothing: the first refusal (a ``ValidationError``, often ``IllegalTransition``)
+  rolls everything back. Locks are always taken in the order fulfillments → payouts → obligations →
+  distributions, so concurrent calls cannot deadlock.
+"""
+
+from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import dataclass
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
 from distributions.models import Allocation
 from distributions.services import distributions_follow_obligations
-from obligations.models import Obligation
+from obligations.models import (
+    Fulfillment,
+    FulfillmentStatus,
+    Obligation,
+    ObligationStatus,
+    Payout,
+    PayoutStatus,
+)
+from obligations.selectors import payout_export_rows
+from organizations.models import Organization
+
+
+def _write_obligation_status(obligations: list[Obligation], status: str) -> None:
+    """Store ``status`` on obligations already moved in memory; allocations mirror it, distributions follow."""
+    ids = [obligation.pk for obligation in obligations]
+    if not ids:
+        return
+    Obligation.objects.filter(pk__in=ids).update(status=status, modified_at=timezone.now())
+    allocations = Allocation.objects.filter(obligation_id__in=ids)
+    distribution_ids = set(allocations.values_list("distribution_id", flat=True))
+    allocations.update(status=status)
+    distributions_follow_obligations(distribution_ids=distribution_ids)
 
 
 def obligations_transition(*, obligation_ids: Iterable[int], status: str) -> list[Obligation]:
-    """Move every given obligation to ``status``, or none of them (IllegalTransition names the first refusal).
+    """Move every given obligation to ``status``, or none of them (a ValidationError names the first refusal).
 
-    Allocations mirror the new status and each affected distribution follows its obligations.
+    For staff and API moves (approve, reject, cancel). Allocations mirror the new status and each affected
+    distribution follows its obligations. ``fulfilled`` is reached only by paying the payout.
     """
+    if status == ObligationStatus.FULFILLED:
+        raise ValidationError("An obligation becomes fulfilled when its payout is marked paid.", code="use_payout")
     ids = sorted(set(obligation_ids))
     with transaction.atomic():
         obligations = list(Obligation.objects.select_for_update().filter(pk__in=ids).order_by("pk"))
         for obligation in obligations:
+            if obligation.status == ObligationStatus.FULFILLED:
+                raise ValidationError(
+                    f"Obligation {obligation.pk} is fulfilled by payout {obligation.payout_id}; "
+                    "mark that payout unpaid first.",
+                    code="use_payout",
+                )
+            if obligation.payout_id is not None and status in (ObligationStatus.REJECTED, ObligationStatus.CANCELLED):
+                raise ValidationError(
+                    f"Obligation {obligation.pk} is in payout {obligation.payout_id}; "
+                    "mark that payout's fulfillment failed first.",
+                    code="in_payout",
+                )
             obligation.transition_to(status)
-        Obligation.objects.filter(pk__in=[o.pk for o in obligations]).update(status=status, modified_at=timezone.now())
-        allocations = Allocation.objects.filter(obligation_id__in=[o.pk for o in obligations])
-        distribution_ids = set(allocations.values_list("distribution_id", flat=True))
-        allocations.update(status=status)
-        distributions_follow_obligations(distribution_ids=distribution_ids)
+        _write_obligation_status(obligations, status)
     return obligations
+
+
+def fulfillment_generate(*, organization: Organization) -> Fulfillment | None:
+    """Batch the organization's approved obligations that are in no payout into one new fulfillment.
+
+    One payout per (collaborator, units), amount = the sum of its obligations. Returns ``None`` (and writes
+    nothing) when there is nothing to batch.
+    """
+    with transaction.atomic():
+        obligations = list(
+            Obligation.objects.select_for_update()
+            .filter(organization=organization, status=ObligationStatus.APPROVED, payout__isnull=True)
+            .order_by("pk")
+        )
+        if not obligations:
+            return None
+        groups: dict[tuple[int, str], list[Obligation]] = defaultdict(list)
+        for obligation in obligations:
+            groups[(obligation.collaborator_id, obligation.units)].append(obligation)
+        fulfillment = Fulfillment.objects.create(organization=organization)
+        keys = sorted(groups)
+        payouts = Payout.objects.bulk_create(
+            Payout(
+                organization=organization,
+                fulfillment=fulfillment,
+                collaborator_id=collaborator_id,
+                units=units,
+                amount=sum(obligation.value for obligation in groups[(collaborator_id, units)]),
+            )
+            for collaborator_id, units in keys
+        )
+        now = timezone.now()
+        for key, payout in zip(keys, payouts, strict=True):
+            for obligation in groups[key]:
+                obligation.payout = payout
+                obligation.modified_at = now
+        Obligation.objects.bulk_update(obligations, ["payout", "modified_at"], batch_size=500)
+    return fulfillment
+
+
+def _payout_ids(payouts: Iterable[Payout | int]) -> list[int]:
+    return sorted({payout.pk if isinstance(payout, Payout) else int(payout) for payout in payouts})
+
+
+def _lock_payouts(ids: list[int]) -> tuple[dict[int, Fulfillment], list[Payout]]:
+    """Lock the payouts' fulfillments, then the payouts (the one lock order of this module)."""
+    fulfillment_ids = set(Payout.objects.filter(pk__in=ids).values_list("fulfillment_id", flat=True))
+    fulfillments = {
+        f.pk: f for f in Fulfillment.objects.select_for_update().filter(pk__in=fulfillment_ids).order_by("pk")
+    }
+    payouts = list(Payout.objects.select_for_update().filter(pk__in=ids).order_by("pk"))
+    for payout in payouts:
+        payout.fulfillment = fulfillments[payout.fulfillment_id]
+        if payout.fulfillment.status == FulfillmentStatus.FAILED:
+            raise ValidationError(
+                f"Payout {payout.pk} belongs to failed fulfillment {payout.fulfillment_id}; "
+                "its obligations were returned to approved and will be batched again.",
+                code="fulfillment_failed",
+            )
+    return fulfillments, payouts
+
+
+def _move_fulfillment(fulfillment: Fulfillment, target: str) -> None:
+    if fulfillment.status == target:
+        return
+    fulfillment.transition_to(target)
+    fulfillment.completed_at = timezone.now() if target == FulfillmentStatus.COMPLETE else None
+    fulfillment.save(update_fields=["status", "completed_at", "modified_at"])
+
+
+def payout_mark_paid(*, payouts: Iterable[Payout | int]) -> list[Payout]:
+    """Mark payouts paid (all or none): obligations fulfilled, allocations mirror, distributions and
+    fulfillments follow (a fulfillment is complete once all its payouts are paid)."""
+    ids = _payout_ids(payouts)
+    with transaction.atomic():
+        fulfillments, locked = _lock_payouts(ids)
+        now = timezone.now()
+        for payout in locked:
+            payout.transition_to(PayoutStatus.PAID)
+            payout.paid_at = now
+        Payout.objects.filter(pk__in=[p.pk for p in locked]).update(
+            status=PayoutStatus.PAID, paid_at=now, modified_at=now
+        )
+        obligations = list(Obligation.objects.select_for_update().filter(payout__in=locked).order_by("pk"))
+        for obligation in obligations:
+            obligation.transition_to(ObligationStatus.FULFILLED)
+        _write_obligation_status(obligations, ObligationStatus.FULFILLED)
+        for fulfillment in fulfillments.values():
+            _move_fulfillment(fulfillment, FulfillmentStatus.PROCESSING)
+            if not fulfillment.payouts.filter(status=PayoutStatus.UNPAID).exists():
+                _move_fulfillment(fulfillment, FulfillmentStatus.COMPLETE)
+    return locked
+
+
+def payout_mark_unpaid(*, payouts: Iterable[Payout | int]) -> list[Payout]:
+    """Take back payouts marked paid by mistake (all or none): the reverse of ``payout_mark_paid``.
+
+    Obligations return to ``approved`` (still in the payout), distributions reopen to ``processing`` and a
+    ``complete`` fulfillment returns to ``processing``.
+    """
+    ids = _payout_ids(payouts)
+    with transaction.atomic():
+        fulfillments, locked = _lock_payouts(ids)
+        for payout in locked:
+            payout.transition_to(PayoutStatus.UNPAID)
+            payout.paid_at = None
+        Payout.objects.filter(pk__in=[p.pk for p in locked]).update(
+            status=PayoutStatus.UNPAID, paid_at=None, modified_at=timezone.now()
+        )
+        obligations = list(Obligation.objects.select_for_update().filter(payout__in=locked).order_by("pk"))
+        for obligation in obligations:
+            obligation.transition_to(ObligationStatus.APPROVED)
+        _write_obligation_status(obligations, ObligationStatus.APPROVED)
+        for fulfillment in fulfillments.values():
+            _move_fulfillment(fulfillment, FulfillmentStatus.PROCESSING)
+    return locked
+
+
+def fulfillment_mark_failed(*, fulfillment: Fulfillment | int) -> Fulfillment:
+    """Mark a pending or processing fulfillment failed: its obligations leave their payouts and stay approved."""
+    pk = fulfillment.pk if isinstance(fulfillment, Fulfillment) else int(fulfillment)
+    with transaction.atomic():
+        locked = Fulfillment.objects.select_for_update().get(pk=pk)
+        locked.transition_to(FulfillmentStatus.FAILED)
+        payouts = list(Payout.objects.select_for_update().filter(fulfillment=locked).order_by("pk"))
+        paid = [payout.pk for payout in payouts if payout.status == PayoutStatus.PAID]
+        if paid:
+            raise ValidationError(
+                f"Fulfillment {pk} has paid payout(s) {', '.join(map(str, paid))}; mark them unpaid first.",
+                code="has_paid_payouts",
+            )
+        obligation_ids = list(
+            Obligation.objects.select_for_update()
+            .filter(payout__in=payouts)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+        Obligation.objects.filter(pk__in=obligation_ids).update(payout=None, modified_at=timezone.now())
+        locked.save(update_fields=["status", "modified_at"])
+    return locked
+
+
+@dataclass(frozen=True)
+class FulfillmentExport:
+    fulfillment: Fulfillment
+    rows: list[dict]
+    marked_paid: int
+
+
+def fulfillment_export(
+    *, fulfillment_id: int, organization: Organization | None = None, mark_paid: bool = False
+) -> FulfillmentExport:
+    """Prepare a fulfillment's payout CSV rows: a pending fulfillment moves to ``processing`` (it is being
+    paid); with ``mark_paid`` every unpaid payout is marked paid (and the fulfillment completes).
+
+    The caller writes the rows inside its own transaction, so a failed write undoes the moves. A failed
+    fulfillment cannot be exported; a processing or complete one can be exported again.
+    """
+    with transaction.atomic():
+        found = Fulfillment.objects.select_for_update().filter(pk=fulfillment_id)
+        if organization is not None:
+            found = found.filter(organization=organization)
+        fulfillment = found.first()
+        if fulfillment is None:
+            raise Fulfillment.DoesNotExist(f"Fulfillment {fulfillment_id} not found.")
+        if fulfillment.status == FulfillmentStatus.FAILED:
+            raise ValidationError(
+                f"Fulfillment {fulfillment_id} failed; its obligations went back to approved. "
+                "Generate a new fulfillment.",
+                code="fulfillment_failed",
+            )
+        if fulfillment.status == FulfillmentStatus.PENDING:
+            _move_fulfillment(fulfillment, FulfillmentStatus.PROCESSING)
+        marked = 0
+        if mark_paid:
+            unpaid = list(fulfillment.payouts.filter(status=PayoutStatus.UNPAID).values_list("pk", flat=True))
+            marked = len(payout_mark_paid(payouts=unpaid))
+            fulfillment.refresh_from_db()
+        rows = payout_export_rows(fulfillment=fulfillment)
+    return FulfillmentExport(fulfillment=fulfillment, rows=rows, marked_paid=marked)

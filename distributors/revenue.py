@@ -1,0 +1,225 @@
+"""Importing revenue entries (the input of revenue-share pools) from CSV.
+
+Decisions:
+
+- Columns ``amount, units, occurredAt, reference`` (a header row is required; other columns are ignored so
+  an export from another system can be used as is). ``amount`` is a decimal in the units' major unit
+  (``12.34`` USD), converted exactly with ``distributors.units.to_minor``; more decimals than the units
+  allow, negative amounts, exponents and thousands separators are errors, never rounded. ``units`` is
+  normalized (``usd`` → ``USD``). ``occurredAt`` must be ISO 8601 with a time zone; it is stored in UTC.
+- All or nothing: every row is validated first and a file with any bad row imports nothing. The error
+  names the line number (of the CSV file, header = line 1) and the column, plus how many other errors.
+- Re-importing is safe: ``reference`` is unique per organization. A row whose reference is already stored
+  with the same amount, units and instant is skipped (so is a repeat within the file); the same reference
+  with other values is an error, since silently keeping either would be wrong.
+- Imports of one organization are serialized by locking its row, so two overlapping imports cannot both
+  decide that a reference is new.
+"""
+
+import csv
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TextIO
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from distributors.models import RevenueEntry
+from distributors.units import normalize_units, to_major, to_minor
+from organizations.models import Organization
+
+REVENUE_COLUMNS = ("amount", "units", "occurredAt", "reference")
+MAX_AMOUNT = 2**63 - 1
+REFERENCE_MAX_LENGTH = RevenueEntry._meta.get_field("reference").max_length
+LOOKUP_CHUNK = 500
+
+
+class RevenueImportError(Exception):
+    """A file that cannot be imported; ``line`` and ``column`` locate the first problem."""
+
+    def __init__(self, message: str, *, line: int | None = None, column: str | None = None, more: int = 0):
+        self.message, self.line, self.column, self.more = message, line, column, more
+        where = ", ".join(
+            part for part in (f"line {line}" if line else "", f"column {column}" if column else "") if part
+        )
+        text = f"{where}: {message}" if where else message
+        if more:
+            text += f" (and {more} more error{'s' if more > 1 else ''})"
+        super().__init__(text)
+
+
+@dataclass(frozen=True)
+class RevenueRow:
+    line: int
+    amount: int
+    units: str
+    occurred_at: datetime
+    reference: str
+
+    def same_values(self, entry: "RevenueRow | RevenueEntry") -> bool:
+        return (self.amount, self.units, self.occurred_at) == (entry.amount, entry.units, entry.occurred_at)
+
+    def first_difference(self, entry: "RevenueRow | RevenueEntry") -> tuple[str, str, str]:
+        """(column, stored value, this row's value) of the first column that differs."""
+        if self.units != entry.units:
+            return "units", entry.units, self.units
+        if self.amount != entry.amount:
+            return "amount", to_major(entry.amount, entry.units), to_major(self.amount, self.units)
+        return "occurredAt", _iso(entry.occurred_at), _iso(self.occurred_at)
+
+
+@dataclass(frozen=True)
+class RevenueImportResult:
+    created: int
+    skipped: int
+
+
+def _iso(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def revenue_csv_rows(file: TextIO) -> Iterator[tuple[int, dict[str, str]]]:
+    """Yield ``(line number, row)`` from a CSV file with the revenue header; header problems raise at once."""
+    reader = csv.reader(file)
+    try:
+        header = next(reader, None)
+        if header is None:
+            raise RevenueImportError(f"the file is empty; expected the header {','.join(REVENUE_COLUMNS)}.", line=1)
+        names = [name.strip() for name in header]
+        missing = [column for column in REVENUE_COLUMNS if column not in names]
+        if missing:
+            raise RevenueImportError(
+                f"the header lacks {', '.join(missing)}; expected {','.join(REVENUE_COLUMNS)}.", line=1
+            )
+        duplicated = sorted({name for name in names if name in REVENUE_COLUMNS and names.count(name) > 1})
+        if duplicated:
+            raise RevenueImportError(f"the header repeats {', '.join(duplicated)}.", line=1)
+        for fields in reader:
+            if not any(field.strip() for field in fields):
+                continue  # blank line
+            if len(fields) != len(names):
+                yield reader.line_num, {"__fields__": str(len(fields)), "__expected__": str(len(names))}
+                continue
+            yield reader.line_num, dict(zip(names, fields, strict=True))
+    except csv.Error as exc:
+        raise RevenueImportError(f"not valid CSV: {exc}.", line=reader.line_num) from None
+
+
+def _parse_row(line: int, raw: dict[str, str]) -> RevenueRow:
+    """One CSV row → RevenueRow, or RevenueImportError naming the line and column."""
+    if "__fields__" in raw:
+        raise RevenueImportError(f"{raw['__fields__']} fields where the header has {raw['__expected__']}.", line=line)
+    try:
+        units = normalize_units(raw["units"])
+    except ValueError as exc:
+        raise RevenueImportError(str(exc), line=line, column="units") from None
+    try:
+        amount = to_minor(raw["amount"], units)
+    except ValueError as exc:
+        raise RevenueImportError(str(exc), line=line, column="amount") from None
+    if amount < 0:
+        raise RevenueImportError(
+            f"'{raw['amount']}' is negative; revenue amounts are 0 or more.", line=line, column="amount"
+        )
+    if amount > MAX_AMOUNT:
+        raise RevenueImportError(f"'{raw['amount']}' is too large.", line=line, column="amount")
+    text = raw["occurredAt"].strip()
+    try:
+        occurred_at = datetime.fromisoformat(text)
+    except ValueError:
+        raise RevenueImportError(
+            f"'{text}' is not an ISO 8601 date-time such as 2026-03-01T12:00:00Z.", line=line, column="occurredAt"
+        ) from None
+    if timezone.is_naive(occurred_at):
+        raise RevenueImportError(
+            f"'{text}' has no time zone; write e.g. {text}Z or {text}+01:00.", line=line, column="occurredAt"
+        )
+    reference = raw["reference"].strip()
+    if not reference:
+        raise RevenueImportError("the reference is empty.", line=line, column="reference")
+    if len(reference) > REFERENCE_MAX_LENGTH:
+        raise RevenueImportError(
+            f"the reference is longer than {REFERENCE_MAX_LENGTH} characters.", line=line, column="reference"
+        )
+    return RevenueRow(line, amount, units, occurred_at.astimezone(UTC), reference)
+
+
+def revenue_import(*, organization: Organization, rows: Iterable[tuple[int, dict[str, str]]]) -> RevenueImportResult:
+    """Validate every row, then store the new entries in one transaction; a bad row imports nothing."""
+    parsed: dict[str, RevenueRow] = {}
+    errors: list[RevenueImportError] = []
+    skipped = 0
+    for line, raw in rows:
+        try:
+            row = _parse_row(line, raw)
+        except RevenueImportError as exc:
+            errors.append(exc)
+            continue
+        earlier = parsed.get(row.reference)
+        if earlier is None:
+            parsed[row.reference] = row
+        elif row.same_values(earlier):
+            skipped += 1
+        else:
+            column, before, now = row.first_difference(earlier)
+            errors.append(
+                RevenueImportError(
+                    f"reference '{row.reference}' is also on line {earlier.line} with {column} {before}, here {now}.",
+                    line=line,
+                    column=column,
+                )
+            )
+    if errors:
+        first = errors[0]
+        raise RevenueImportError(first.message, line=first.line, column=first.column, more=len(errors) - 1)
+
+    try:
+        with transaction.atomic():
+            Organization.objects.select_for_update().filter(pk=organization.pk).first()
+            references = list(parsed)
+            stored: dict[str, RevenueEntry] = {}
+            for start in range(0, len(references), LOOKUP_CHUNK):
+                chunk = references[start : start + LOOKUP_CHUNK]
+                stored.update(
+                    (entry.reference, entry)
+                    for entry in RevenueEntry.objects.filter(organization=organization, reference__in=chunk)
+                )
+            new = []
+            for reference, row in parsed.items():
+                entry = stored.get(reference)
+                if entry is None:
+                    new.append(row)
+                elif row.same_values(entry):
+                    skipped += 1
+                else:
+                    column, before, now = row.first_difference(entry)
+                    errors.append(
+                        RevenueImportError(
+                            f"reference '{reference}' was imported before with {column} {before}; this row says {now}.",
+                            line=row.line,
+                            column=column,
+                        )
+                    )
+            if errors:
+                errors.sort(key=lambda error: error.line or 0)
+                first = errors[0]
+                raise RevenueImportError(first.message, line=first.line, column=first.column, more=len(errors) - 1)
+            RevenueEntry.objects.bulk_create(
+                (
+                    RevenueEntry(
+                        organization=organization,
+                        amount=row.amount,
+                        units=row.units,
+                        occurred_at=row.occurred_at,
+                        reference=row.reference,
+                    )
+                    for row in new
+                ),
+                batch_size=LOOKUP_CHUNK,
+            )
+    except IntegrityError:
+        raise RevenueImportError(
+            "another import stored some of these references at the same moment; run the import again."
+        ) from None
+    return RevenueImportResult(created=len(new), skipped=skipped)

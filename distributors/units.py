@@ -1,0 +1,72 @@
+"""Units precision: how many decimal places a units' major unit has, and conversions to and from minor units.
+
+Amounts are stored as integers in the smallest unit (1234 USD = 12.34 USD). Currencies follow ISO 4217
+minor units; ``points`` are whole; any other units (an unlisted currency code, a custom unit) default to
+2 places. Conversions are exact (``Decimal``), never through floats, and refuse rather than round.
+"""
+
+import re
+from decimal import Decimal
+
+ZERO_DECIMAL_CURRENCIES = frozenset(
+    {"BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "VND", "VUV", "XAF", "XOF", "XPF"}
+)
+THREE_DECIMAL_CURRENCIES = frozenset({"BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"})
+DEFAULT_DECIMAL_PLACES = 2
+
+_DECIMAL_RE = re.compile(r"^[+-]?(?P<int>\d+)(?:\.(?P<frac>\d+))?$", re.ASCII)
+
+
+def units_decimal_places(units: str) -> int:
+    """Decimal places of ``units``' major unit: JPY 0, USD 2, KWD 3, points 0 (case-insensitive)."""
+    code = units.strip().upper()
+    if code == "POINTS" or code in ZERO_DECIMAL_CURRENCIES:
+        return 0
+    if code in THREE_DECIMAL_CURRENCIES:
+        return 3
+    return DEFAULT_DECIMAL_PLACES
+
+
+def to_minor(decimal_str: str, units: str) -> int:
+    """``"12.34"`` USD → ``1234``. Plain decimal notation only (no exponent, no thousands separator).
+
+    Raises ``ValueError`` for anything else, or for more decimals than ``units`` has (``"12.345"`` USD),
+    rather than rounding money. Trailing zeros beyond the precision are fine (``"12.340"`` USD → 1234).
+    """
+    text = str(decimal_str).strip()
+    match = _DECIMAL_RE.match(text)
+    if not match:
+        raise ValueError(f"'{decimal_str}' is not a decimal number such as 12.34.")
+    places = units_decimal_places(units)
+    frac = (match.group("frac") or "").rstrip("0")
+    if len(frac) > places:
+        raise ValueError(f"'{decimal_str}' has more decimal places than {units} allows ({places}).")
+    return int(Decimal(text).scaleb(places))
+
+
+def to_major(amount: int, units: str) -> str:
+    """``1234`` USD → ``"12.34"``; ``5`` points → ``"5"``; always exactly the units' decimal places."""
+    places = units_decimal_places(units)
+    if places == 0:
+        return str(amount)
+    sign = "-" if amount < 0 else ""
+    whole, frac = divmod(abs(amount), 10**places)
+    return f"{sign}{whole}.{frac:0{places}d}"
+
+
+_UNITS_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,15}$", re.ASCII)
+
+
+def normalize_units(units: str) -> str:
+    """The stored spelling of ``units``: currency codes upper case (``usd`` → ``USD``), ``points`` lower case.
+
+    Raises ``ValueError`` for anything that is not a short code (letters, digits, ``_``/``-``; at most 16).
+    """
+    text = str(units).strip()
+    if not _UNITS_RE.match(text):
+        raise ValueError(f"'{units}' is not a units code such as USD or points.")
+    if text.lower() == "points":
+        return "points"
+    if len(text) == 3 and text.isalpha():
+        return text.upper()
+    return text

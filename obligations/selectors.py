@@ -1,0 +1,34 @@
+"""Reads about obligations and payouts shared by commands, admin and API."""
+
+import csv
+from typing import TextIO
+
+from distributors.units import to_major
+from obligations.models import Fulfillment, Payout
+
+PAYOUT_CSV_COLUMNS = ("payoutId", "collaboratorId", "collaboratorName", "email", "units", "amount", "status")
+
+
+def payout_export_rows(*, fulfillment: Fulfillment) -> list[dict]:
+    """One row per payout of the fulfillment, in id order; ``amount`` is a decimal string at the units'
+    precision (``1234`` USD → ``"12.34"``, points whole), for whoever pays it outside the system."""
+    payouts = Payout.objects.filter(fulfillment=fulfillment).select_related("collaborator").order_by("pk")
+    return [
+        {
+            "payoutId": payout.pk,
+            "collaboratorId": payout.collaborator_id,
+            "collaboratorName": payout.collaborator.full_name,
+            "email": payout.collaborator.email,
+            "units": payout.units,
+            "amount": to_major(payout.amount, payout.units),
+            "status": payout.status,
+        }
+        for payout in payouts
+    ]
+
+
+def payouts_write_csv(rows: list[dict], stream: TextIO) -> None:
+    """Write payout rows as CSV with a header (``\\n`` line endings, minimal quoting)."""
+    writer = csv.DictWriter(stream, fieldnames=PAYOUT_CSV_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
