@@ -10,6 +10,7 @@ from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from dateutil import rrule
+from dateutil.relativedelta import relativedelta
 
 PRESET_RULES = {
     "daily": "FREQ=DAILY",
@@ -18,6 +19,8 @@ PRESET_RULES = {
     "quarterly": "FREQ=MONTHLY;BYMONTH=1,4,7,10;BYMONTHDAY=1",
 }
 _TOO_FREQUENT = {rrule.SECONDLY, rrule.MINUTELY}
+# A rule must fire within this horizon of its anchor; longer gaps are refused as a likely mistake.
+_HORIZON = relativedelta(years=5)
 
 
 def _rule_text(schedule: str) -> str:
@@ -45,9 +48,22 @@ def parse_schedule(schedule: str, dtstart: datetime | None = None) -> rrule.rrul
         raise ValueError(f"Schedule '{schedule}' is not a valid RFC 5545 rule: {exc}.") from exc
     if not isinstance(rule, rrule.rrule):
         raise ValueError(f"Schedule '{schedule}' must be a single RRULE.")
-    if rule._freq in _TOO_FREQUENT:
+    if rule._freq in _TOO_FREQUENT or len(rule._byminute or ()) > 1 or len(rule._bysecond or ()) > 1:
         raise ValueError("A schedule may not trigger more often than hourly.")
+    if _days_never_in_months(rule) or next(iter(rule.replace(until=rule._dtstart + _HORIZON)), None) is None:
+        raise ValueError(f"Schedule '{schedule}' never triggers (no occurrence within five years).")
     return rule
+
+
+_LONGEST_MONTH = {2: 29, 4: 30, 6: 30, 9: 30, 11: 30}
+
+
+def _days_never_in_months(rule: rrule.rrule) -> bool:
+    """True for rules such as BYMONTH=2;BYMONTHDAY=30, which dateutil would search for until the year 9999."""
+    if not rule._bymonthday or rule._bynmonthday:
+        return False
+    months = rule._bymonth or range(1, 13)
+    return all(day > _LONGEST_MONTH.get(month, 31) for month in months for day in rule._bymonthday)
 
 
 def _local_midnight(moment: datetime, tz: ZoneInfo) -> datetime:
@@ -71,11 +87,13 @@ def upcoming_triggers(schedule: str, *, tz: ZoneInfo, anchor: datetime, after: d
     # Step in local wall time, then compare in UTC: around a DST change a local time can map to an
     # instant that is not after ``after`` even though the wall time is.
     cursor = after.astimezone(tz).replace(tzinfo=None) - timedelta(hours=3)
+    # Bounded, so that even an unusual rule cannot make the search run to the year 9999.
+    rule = rule.replace(until=max(cursor, rule._dtstart) + _HORIZON)
     found: list[datetime] = []
     while len(found) < count:
         nxt = rule.after(cursor, inc=False)
-        if nxt is None:  # pragma: no cover - COUNT/UNTIL are refused by parse_schedule
-            break
+        if nxt is None:
+            raise ValueError(f"Schedule '{schedule}' has no occurrence within five years after {after.isoformat()}.")
         cursor = nxt
         moment = _localize(nxt, tz)
         if moment > after and (not found or moment > found[-1]):

@@ -10,12 +10,19 @@ class IllegalTransition(ValidationError):
 
     def __init__(self, model_name: str, current: str, target: str, allowed: frozenset[str]):
         allowed_text = ", ".join(sorted(allowed)) or "none (final state)"
+        self.model_name = model_name
         self.current = current
         self.target = target
+        self.allowed = frozenset(allowed)
         super().__init__(
             f"{model_name} cannot move from '{current}' to '{target}'; allowed from '{current}': {allowed_text}.",
             code="illegal_transition",
         )
+
+    def __reduce__(self):
+        # ``args`` holds ValidationError's (message, code, params), not this constructor's arguments, so
+        # copy and pickle (e.g. an error crossing a process boundary) must rebuild it from the transition.
+        return type(self), (self.model_name, self.current, self.target, self.allowed)
 
 
 class StatusLifecycle:

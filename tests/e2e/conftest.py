@@ -6,9 +6,6 @@ import pytest
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-# Playwright's sync API runs an event loop in the test thread; the ORM calls made around it are ordinary
-# blocking calls, which Django would otherwise refuse inside a running loop.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
@@ -45,7 +42,10 @@ def browser():
 
 
 @pytest.fixture
-def page(browser, request):
+def page(browser, request, monkeypatch):
+    # Playwright's sync API runs an event loop in the test thread; the ORM calls made around it are ordinary
+    # blocking calls, which Django would otherwise refuse inside a running loop. Only for this test.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     context = browser.new_context()
     page = context.new_page()
     page.set_default_timeout(15_000)

@@ -73,7 +73,9 @@ def test_staff_approve_and_pay_through_the_admin(live_server, page, staff, trigg
 
     call_command("generate_fulfillment", "--organization", "acme")
     payout = Payout.objects.get(collaborator__full_name="Ada Lovelace")
-    run_action(page, f"{live_server.url}/admin/obligations/payout/", payout.pk, "Mark selected payouts paid")
+    run_action(
+        page, f"{live_server.url}/admin/obligations/payout/", payout.pk, "Mark paid (obligations become fulfilled)"
+    )
     page.wait_for_selector(".messagelist")
     payout.refresh_from_db()
     obligation.refresh_from_db()
