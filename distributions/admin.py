@@ -24,9 +24,11 @@ class DistributionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "status",
         "trigger_date",
         "period_start",
+        "rolled_over",
         "pool",
         "value",
         "unallocated",
+        "carried_forward",
         "organization",
     ]
     list_filter = ["status", "organization"]
@@ -60,3 +62,11 @@ class EngineRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     ]
     list_filter = ["status"]
     date_hierarchy = "started_at"
+    fields = [
+        ("started_at", "finished_at", "as_of"),
+        "status",
+        ("triggered_count", "opened_count", "skipped_count", "error_count"),
+        "errors",
+        "options",
+        ("host", "pid"),
+    ]

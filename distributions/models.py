@@ -19,8 +19,10 @@ class Distribution(LifecycleModelMixin, models.Model):
     """One period of a distributor, (period_start, trigger_date].
 
     ``pending`` is the open period. Triggering computes ``pool`` (the period's pool plus ``rolled_over``
-    from the previous period), splits it into allocations and records their sum as ``value``; what
-    nobody earned is ``unallocated`` (or rolled into the next period). ``pool = value + unallocated``.
+    from the previous period), splits it into allocations and records their sum as ``value``. What
+    nobody earned is either ``unallocated`` (kept by the organization) or, when the distributor has
+    ``rollover_unearned``, ``carried_forward``: it becomes the next period's ``rolled_over``.
+    ``pool = value + unallocated + carried_forward`` is a database constraint.
     """
 
     LIFECYCLE = StatusLifecycle(
@@ -45,7 +47,10 @@ class Distribution(LifecycleModelMixin, models.Model):
     rolled_over = models.BigIntegerField(default=0, help_text="Unearned pool carried in from the previous period.")
     pool = models.BigIntegerField(null=True, blank=True, help_text="Computed when triggered, rollover included.")
     value = models.BigIntegerField(default=0, help_text="Sum of the allocations.")
-    unallocated = models.BigIntegerField(default=0)
+    unallocated = models.BigIntegerField(default=0, help_text="Unearned and kept (not rolled over).")
+    carried_forward = models.BigIntegerField(
+        default=0, help_text="Unearned and rolled over: the next period's rolled_over."
+    )
     triggered_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     modified_at = models.DateTimeField(auto_now=True)
@@ -60,12 +65,12 @@ class Distribution(LifecycleModelMixin, models.Model):
             models.UniqueConstraint(fields=["distributor", "trigger_date"], name="distribution_unique_trigger"),
             models.CheckConstraint(condition=Q(trigger_date__gt=F("period_start")), name="distribution_period_order"),
             models.CheckConstraint(
-                condition=Q(value__gte=0, unallocated__gte=0, rolled_over__gte=0)
+                condition=Q(value__gte=0, unallocated__gte=0, rolled_over__gte=0, carried_forward__gte=0)
                 & (Q(pool__isnull=True) | Q(pool__gte=0)),
                 name="distribution_amounts_nonneg",
             ),
             models.CheckConstraint(
-                condition=Q(pool__isnull=True) | Q(pool=F("value") + F("unallocated")),
+                condition=Q(pool__isnull=True) | Q(pool=F("value") + F("unallocated") + F("carried_forward")),
                 name="distribution_pool_accounted",
             ),
             models.CheckConstraint(condition=Q(status__in=DistributionStatus.values), name="distribution_status_valid"),
@@ -88,8 +93,10 @@ class Allocation(models.Model):
     ``status`` mirrors the obligation's; the obligation services update both together.
     """
 
-    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
-    distribution = models.ForeignKey(Distribution, on_delete=models.CASCADE, related_name="allocations")
+    # No single-column indexes on organization and distribution: the composite indexes below start with
+    # them, and a trigger writes up to 100 000 allocations at once, so every index kept costs.
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+", db_index=False)
+    distribution = models.ForeignKey(Distribution, on_delete=models.CASCADE, related_name="allocations", db_index=False)
     obligation = models.OneToOneField(Obligation, on_delete=models.PROTECT, related_name="allocation")
     collaborator = models.ForeignKey(Collaborator, on_delete=models.PROTECT, related_name="allocations")
     value = models.BigIntegerField()

@@ -6,7 +6,7 @@ The trigger itself lives in ``distributions.engine`` (pure arithmetic) and ``dis
 from collections.abc import Iterable
 from datetime import datetime
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef
 
 from distributions.models import Allocation, Distribution, DistributionStatus
@@ -33,6 +33,49 @@ def distribution_open_first(*, distributor: Distributor) -> Distribution | None:
             period_start=distributor.starts_at,
             trigger_date=distribution_next_trigger(distributor=distributor, after=distributor.starts_at),
         )
+
+
+def distribution_missing_period(*, distributor: Distributor) -> tuple[datetime, datetime, int]:
+    """``(period_start, trigger_date, rolled_over)`` of the period to open for a distributor with none pending.
+
+    Its first period (from ``starts_at``) when it never had one; otherwise (a repair: history but nothing
+    pending, which the engine itself never leaves behind) the period after its latest one, carrying in what
+    that one carried forward. Reads only, so the dry run can show what would be opened.
+    """
+    latest = (
+        Distribution.objects.filter(distributor=distributor)
+        .order_by("-trigger_date")
+        .values_list("trigger_date", "carried_forward")
+        .first()
+    )
+    period_start, rolled_over = latest if latest else (distributor.starts_at, 0)
+    return period_start, distribution_next_trigger(distributor=distributor, after=period_start), rolled_over
+
+
+def distribution_open_missing(*, distributor: Distributor) -> Distribution | None:
+    """Open the pending period of an active distributor that has none; return it, or None if one exists.
+
+    The first period goes through ``distribution_open_first``; see ``distribution_missing_period`` for the
+    repair case. Two heartbeats racing here both try to insert; the partial unique index lets one win and
+    the loser returns None.
+    """
+    try:
+        with transaction.atomic():
+            if Distribution.objects.filter(distributor=distributor, status=DistributionStatus.PENDING).exists():
+                return None
+            opened = distribution_open_first(distributor=distributor)
+            if opened is None:
+                period_start, trigger_date, rolled_over = distribution_missing_period(distributor=distributor)
+                opened = Distribution.objects.create(
+                    organization_id=distributor.organization_id,
+                    distributor=distributor,
+                    period_start=period_start,
+                    trigger_date=trigger_date,
+                    rolled_over=rolled_over,
+                )
+            return opened
+    except IntegrityError:
+        return None
 
 
 def distribution_cancel_pending(*, distributor: Distributor) -> int:

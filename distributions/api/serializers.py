@@ -1,0 +1,154 @@
+"""What ``/distributions`` returns: the field declarations (``api.fields``) and their documentation.
+
+Core: ``id, distributorId, status, value, triggerDate, dateCreated, dateModified``.
+
+Extended (``?fields=`` or ``?include=extended``):
+
+- ``distributorName``, ``distributorUnits``: the distributor's (a join, only when asked).
+- ``periodStart``: the start of the period (the previous trigger date); the period is (periodStart, triggerDate].
+- ``pool``: the pool computed at the trigger, rollover included (``null`` while pending).
+- ``rolledOver``: unearned pool carried in from the previous period.
+- ``unallocated``: what nobody earned and the organization keeps; ``carriedForward``: what nobody earned and
+  was rolled into the next period (its ``rolledOver``). Once triggered, ``pool = value + unallocated +
+  carriedForward``.
+- ``triggeredAt``: when the engine triggered it (``null`` while pending or cancelled).
+- ``allocationCount``: number of allocations (a counting subquery, only when asked).
+- ``allocations``: the allocations, ordered by rank then id (one query for the whole page, only when asked).
+"""
+
+import functools
+from collections import defaultdict
+
+from django.db.models import Count, IntegerField, OuterRef, Subquery
+from django.db.models.functions import Coalesce
+from rest_framework import serializers
+
+from api.fields import FieldSet, annotated, batched, column
+from distributions.models import Allocation, DistributionStatus
+from obligations.models import ObligationStatus
+
+STATUS_DESCRIPTIONS = {
+    DistributionStatus.PENDING: "The open period: metric credits accumulate into it until its trigger date.",
+    DistributionStatus.PROCESSING: "Triggered; some of its obligations are still pending or approved.",
+    DistributionStatus.COMPLETE: "Settled: every obligation is fulfilled, rejected or cancelled "
+    "(or the period paid nothing).",
+    DistributionStatus.CANCELLED: "The open period was cancelled because its distributor was deleted.",
+}
+
+
+class AllocationSerializer(serializers.Serializer):
+    """One collaborator's share of a distribution, owed through one obligation."""
+
+    id = serializers.IntegerField()
+    distributionId = serializers.IntegerField()
+    obligationId = serializers.IntegerField()
+    collaboratorId = serializers.IntegerField()
+    status = serializers.ChoiceField(
+        choices=ObligationStatus.choices, help_text="Mirrors the status of its obligation."
+    )
+    value = serializers.IntegerField(help_text="Share, in the smallest unit of the distributor's units.")
+    score = serializers.IntegerField(help_text="The collaborator's score in the period the share is based on.")
+    rank = serializers.IntegerField(help_text="1 for the highest score.")
+
+    class Meta:
+        ref_name = "Allocation"
+
+
+ALLOCATION_COLUMNS = ("id", "distribution_id", "obligation_id", "collaborator_id", "status", "value", "score", "rank")
+ALLOCATION_KEYS = ("id", "distributionId", "obligationId", "collaboratorId", "status", "value", "score", "rank")
+
+
+def load_allocations(ids, context) -> dict[int, list[dict]]:
+    rows = (
+        Allocation.objects.filter(organization=context.organization, distribution_id__in=ids)
+        .order_by("distribution_id", "rank", "id")
+        .values_list(*ALLOCATION_COLUMNS)
+    )
+    result: dict[int, list[dict]] = defaultdict(list)
+    for row in rows:
+        result[row[1]].append(dict(zip(ALLOCATION_KEYS, row, strict=True)))
+    return result
+
+
+@functools.cache  # built once; annotate() resolves a copy on every use
+def allocation_count():
+    counts = (
+        Allocation.objects.filter(distribution=OuterRef("pk"))
+        .order_by()
+        .values("distribution")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return Coalesce(Subquery(counts, output_field=IntegerField()), 0)
+
+
+DISTRIBUTION_FIELDS = FieldSet(
+    "Distribution",
+    [
+        column("id", "id", serializers.IntegerField()),
+        column("distributorId", "distributor_id", serializers.IntegerField(help_text="The distributor it belongs to.")),
+        column("status", "status", serializers.ChoiceField(choices=DistributionStatus.choices)),
+        column(
+            "value",
+            "value",
+            serializers.IntegerField(help_text="Total of its allocations, in the smallest unit (0 while pending)."),
+        ),
+        column(
+            "triggerDate", "trigger_date", serializers.DateTimeField(help_text="End of the period: when it triggers.")
+        ),
+        column("dateCreated", "created_at", serializers.DateTimeField()),
+        column("dateModified", "modified_at", serializers.DateTimeField()),
+        column("distributorName", "distributor__name", serializers.CharField(), extended=True),
+        column(
+            "distributorUnits",
+            "distributor__units",
+            serializers.CharField(help_text="Units of every amount (a currency such as USD, or points)."),
+            extended=True,
+        ),
+        column(
+            "periodStart",
+            "period_start",
+            serializers.DateTimeField(help_text="Start of the period (exclusive): the previous trigger date."),
+            extended=True,
+        ),
+        column(
+            "pool",
+            "pool",
+            serializers.IntegerField(allow_null=True, help_text="Pool computed at the trigger, rollover included."),
+            extended=True,
+        ),
+        column(
+            "rolledOver",
+            "rolled_over",
+            serializers.IntegerField(help_text="Unearned pool carried in from the previous period."),
+            extended=True,
+        ),
+        column(
+            "unallocated",
+            "unallocated",
+            serializers.IntegerField(help_text="Pool nobody earned, kept by the organization."),
+            extended=True,
+        ),
+        column(
+            "carriedForward",
+            "carried_forward",
+            serializers.IntegerField(
+                help_text="Pool nobody earned, rolled into the next period. "
+                "pool = value + unallocated + carriedForward."
+            ),
+            extended=True,
+        ),
+        column(
+            "triggeredAt",
+            "triggered_at",
+            serializers.DateTimeField(allow_null=True, help_text="When the engine triggered it."),
+            extended=True,
+        ),
+        annotated("allocationCount", allocation_count, serializers.IntegerField(help_text="Number of allocations.")),
+        batched(
+            "allocations",
+            load_allocations,
+            AllocationSerializer(many=True, help_text="Its allocations, by rank then id."),
+        ),
+    ],
+)
