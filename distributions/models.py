@@ -110,6 +110,7 @@ class Allocation(models.Model):
             models.CheckConstraint(condition=Q(value__gt=0), name="allocation_value_positive"),
             models.CheckConstraint(condition=Q(score__gte=0), name="allocation_score_nonneg"),
             models.CheckConstraint(condition=Q(rank__gte=1), name="allocation_rank_positive"),
+            models.CheckConstraint(condition=Q(status__in=ObligationStatus.values), name="allocation_status_valid"),
         ]
         indexes = [models.Index(fields=["organization", "collaborator"], name="allocation_org_collab_idx")]
 
@@ -141,6 +142,9 @@ class EngineRun(models.Model):
 
     class Meta:
         ordering = ["-started_at"]
+        constraints = [
+            models.CheckConstraint(condition=Q(status__in=EngineRunStatus.values), name="engine_run_status_valid"),
+        ]
         indexes = [models.Index(fields=["-started_at"], name="engine_run_started_idx")]
 
     def __str__(self) -> str:

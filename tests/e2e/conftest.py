@@ -23,6 +23,11 @@ def browser():
         pytest.skip("Chromium is not installed (apt-get install chromium); .ci/run installs it")
     from playwright.sync_api import sync_playwright
 
+    # Playwright's sync API keeps an event loop running in the test thread for as long as the browser lives;
+    # the ORM calls made meanwhile (fixtures, assertions, the database flush) are ordinary blocking calls,
+    # which Django would otherwise refuse inside a running loop.
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=CHROMIUM,
@@ -39,13 +44,14 @@ def browser():
         )
         yield browser
         browser.close()
+    if previous is None:
+        os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+    else:
+        os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
 @pytest.fixture
-def page(browser, request, monkeypatch):
-    # Playwright's sync API runs an event loop in the test thread; the ORM calls made around it are ordinary
-    # blocking calls, which Django would otherwise refuse inside a running loop. Only for this test.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+def page(browser, request):
     context = browser.new_context()
     page = context.new_page()
     page.set_default_timeout(15_000)
