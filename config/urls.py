@@ -10,3 +10,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("api.urls")),
 ]
+
+# JSON 404/500 on /api/ paths (Django's own pages elsewhere); only used with DEBUG off.
+handler404 = "api.errors.handler404"
+handler500 = "api.errors.handler500"

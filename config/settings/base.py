@@ -106,21 +106,57 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "var" / "static"
 
+# --- REST API (api/) -----------------------------------------------------------------------------------
+# Every API view authenticates a bearer API key, checks its scope and throttles per key; the base viewset
+# (api.viewsets.TenantReadOnlyViewSet) sets these too, the defaults only protect views added outside it.
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": [],
-    "DEFAULT_PERMISSION_CLASSES": [],
+    "DEFAULT_AUTHENTICATION_CLASSES": ["api.authentication.ApiKeyAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["api.permissions.HasApiKeyScope"],
+    "DEFAULT_THROTTLE_CLASSES": ["api.throttling.ApiKeyRateThrottle"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "api.errors.exception_handler",
     "UNAUTHENTICATED_USER": None,
 }
+# Requests per API key (DRF rate syntax: "1200/min", "50/s"); "off" disables throttling.
+API_THROTTLE_RATE = os.environ.get("API_THROTTLE_RATE", "1200/min")
 
+# Throttle counts live here. The default is per process: set a shared cache (Redis, Memcached) in
+# production to enforce API_THROTTLE_RATE across workers.
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "LOCATION": "distribution-engine",
+    }
+}
+
+_DOCS_ASSETS = "/api/v1/docs/assets"
 SPECTACULAR_SETTINGS = {
     "TITLE": "Distribution engine API",
-    "DESCRIPTION": "Read-only distributions, distributors and obligations, plus metric crediting.",
+    "DESCRIPTION": (
+        "Read-only distributions, distributors and obligations of your organization, plus metric crediting.\n\n"
+        "Authenticate with `Authorization: Bearer <api key>`. Lists are JSON arrays paginated by `number` "
+        "(default 10, at most 100) and `offset`; the total is in `X-Total-Count` and neighbouring pages in "
+        "`Link`. `?fields=a,b` picks fields (core or extended, `id` always), `?include=extended` returns them "
+        'all. Errors are `{"message": "...", "errors": {"field": ["..."]}}` (`errors` for validation only).'
+    ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_AUTHENTICATION": [],
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "COMPONENT_SPLIT_REQUEST": True,
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "PREPROCESSING_HOOKS": ["api.schema.strip_optional_trailing_slash"],
+    "ENUM_NAME_OVERRIDES": {
+        "DistributionStatusEnum": "distributions.models.DistributionStatus",
+        "DistributorStatusEnum": "distributors.models.DistributorStatus",
+        "ObligationStatusEnum": "obligations.models.ObligationStatus",
+    },
+    # Swagger UI from drf-spectacular-sidecar, served by api/urls.py: no CDN at run time.
+    "SWAGGER_UI_DIST": f"{_DOCS_ASSETS}/swagger-ui-dist",
+    "SWAGGER_UI_FAVICON_HREF": f"{_DOCS_ASSETS}/swagger-ui-dist/favicon-32x32.png",
+    "SWAGGER_UI_SETTINGS": {"persistAuthorization": True, "displayOperationId": False},
 }
 
 LOGGING = {

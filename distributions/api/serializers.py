@@ -60,7 +60,7 @@ ALLOCATION_KEYS = ("id", "distributionId", "obligationId", "collaboratorId", "st
 
 def load_allocations(ids, context) -> dict[int, list[dict]]:
     rows = (
-        Allocation.objects.filter(organization=context.organization, distribution_id__in=ids)
+        Allocation.objects.filter(organization_id=context.organization_id, distribution_id__in=ids)
         .order_by("distribution_id", "rank", "id")
         .values_list(*ALLOCATION_COLUMNS)
     )

@@ -1,10 +1,10 @@
-from django_filters import FilterSet, MultipleChoiceFilter
+from django_filters import MultipleChoiceFilter
 
-from api.filters import CollaboratorRefFilter, IdFilter
+from api.filters import ApiFilterSet, CollaboratorRefFilter, IdFilter
 from obligations.models import Obligation, ObligationStatus
 
 
-class ObligationFilterSet(FilterSet):
+class ObligationFilterSet(ApiFilterSet):
     """``status`` (repeat it for several), ``collaboratorId`` (id or alias ``type:code``), ``distributionId``."""
 
     status = MultipleChoiceFilter(choices=ObligationStatus.choices, help_text="Repeat for several statuses.")

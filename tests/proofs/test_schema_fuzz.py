@@ -11,6 +11,8 @@ from datetime import UTC, datetime
 import pytest
 import schemathesis
 from django.core.cache import cache
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections
 from hypothesis import HealthCheck, given, settings
 
 from config.wsgi import application
@@ -52,8 +54,19 @@ def populated_api_key(settings):
     return ApiKeyFactory(organization=organization, scopes=["read", "metrics:write"])
 
 
+@pytest.fixture
+def keep_test_connection():
+    """Calling the WSGI app directly fires request_started/finished, whose ``close_old_connections`` would
+    close the test's connection (and its transaction); Django's test client disconnects it the same way."""
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
+
+
 @pytest.mark.django_db
-def test_every_operation_conforms_to_the_schema(populated_api_key):
+def test_every_operation_conforms_to_the_schema(populated_api_key, keep_test_connection):
     headers = {"Authorization": f"Bearer {populated_api_key.secret}"}
     schema = schemathesis.openapi.from_wsgi("/api/v1/schema/", application, headers=headers)
     operations = [result.ok() for result in schema.get_all_operations()]

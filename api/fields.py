@@ -1,0 +1,207 @@
+"""The field resolver (NetBox style): ``?fields=`` chooses both the output fields and the SQL behind them.
+
+Each endpoint declares its fields once, as a ``FieldSet`` of ``ApiField``s. A field is *core* (returned
+by default) or *extended* (returned only when named in ``?fields=a,b`` or with ``?include=extended``;
+``id`` is always returned). How a field is loaded is part of its declaration, and only the selected
+fields' loading is applied:
+
+- ``column``: a ``.values()`` path; a path through a foreign key (``distributor__name``) adds its join.
+- ``annotated``: a SQL expression (a ``Count``/``Subquery``) annotated on the page query.
+- ``batched``: a many-valued field (``allocations``): one extra query for the whole page, keyed by id.
+- ``computed``: derived in Python from other columns of the row (``requires``) and the request context.
+
+Rows are the plain dicts of ``.values()``, keyed by API names in SQL, never built through DRF serializers,
+and a list costs the same number of queries for a page of 1 as for a page of 100:
+the page query (which also carries the total, ``COUNT(*) OVER ()``) plus one per selected batched field.
+An ``annotated`` field's expression is built by its (cached) factory; ``annotate()`` resolves a copy.
+
+The DRF serializer ``FieldSet.schema_serializer`` is derived from the same declarations and used only to
+document the response in the OpenAPI schema.
+"""
+
+import copy
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import cached_property
+from typing import Any
+
+from django.db.models import Count, Expression, F, QuerySet, Window
+from rest_framework import serializers
+from rest_framework.exceptions import ValidationError
+
+INCLUDE_EXTENDED = "extended"
+TOTAL_ALIAS = "api_total_count"
+CORE_NOTE = "Core: returned by default, or when named in `fields`."
+EXTENDED_NOTE = "Extended: returned only when named in `fields` or with `include=extended`."
+
+
+@dataclass(frozen=True)
+class ResolveContext:
+    """What ``batched`` and ``computed`` fields may use besides the rows: the tenant and the request time."""
+
+    organization_id: int
+    now: datetime
+
+
+Loader = Callable[[list[int], ResolveContext], dict[int, Any]]
+Compute = Callable[[dict, ResolveContext], Any]
+
+
+@dataclass(frozen=True, eq=False)
+class ApiField:
+    name: str
+    schema: serializers.Field
+    extended: bool = False
+    source: str | None = None
+    annotation: Callable[[], Expression] | None = None
+    loader: Loader | None = None
+    missing: Callable[[], Any] = lambda: None
+    compute: Compute | None = None
+    requires: tuple[str, ...] = field(default=())
+
+
+def column(name: str, source: str, schema: serializers.Field, *, extended: bool = False) -> ApiField:
+    return ApiField(name=name, schema=schema, extended=extended, source=source)
+
+
+def annotated(
+    name: str, expression: Callable[[], Expression], schema: serializers.Field, *, extended: bool = True
+) -> ApiField:
+    return ApiField(name=name, schema=schema, extended=extended, annotation=expression)
+
+
+def batched(
+    name: str, loader: Loader, schema: serializers.Field, *, missing: Callable[[], Any] = list, extended: bool = True
+) -> ApiField:
+    return ApiField(name=name, schema=schema, extended=extended, loader=loader, missing=missing)
+
+
+def computed(
+    name: str, compute: Compute, requires: Sequence[str], schema: serializers.Field, *, extended: bool = True
+) -> ApiField:
+    return ApiField(name=name, schema=schema, extended=extended, compute=compute, requires=tuple(requires))
+
+
+class Selection:
+    """The fields chosen for one request, compiled into the one ``.values()`` query that loads them.
+
+    Rows come out of ``.values()`` already keyed by API names (``triggerDate=F("trigger_date")``,
+    ``allocationCount=<expression>``), so a page of plain columns is returned as the database driver built
+    it; only batched and computed fields touch each row again, and columns fetched only to compute a field
+    (``requires``) are dropped afterwards.
+    """
+
+    def __init__(self, fields: Sequence[ApiField]):
+        self.fields = tuple(fields)
+        self.names = tuple(f.name for f in self.fields)
+        columns = [f for f in self.fields if f.source]
+        self.plain = tuple(dict.fromkeys(["id", *(f.name for f in columns if f.source == f.name)]))
+        self.aliased = tuple((f.name, f.source) for f in columns if f.source != f.name)
+        self.annotated = tuple(f for f in self.fields if f.annotation is not None)
+        self.batched = tuple(f for f in self.fields if f.loader is not None)
+        self.computed = tuple(f for f in self.fields if f.compute is not None)
+        selected = {*self.names, *self.plain}
+        self.hidden = tuple(dict.fromkeys(k for f in self.computed for k in f.requires if k not in selected))
+
+    def fetch(self, queryset: QuerySet, context: ResolveContext) -> list[dict]:
+        """Run the query (``queryset`` already filtered, ordered and sliced) and build the API rows."""
+        return self._build(self._rows(queryset), context, with_total=False)
+
+    def fetch_page(self, queryset: QuerySet, start: int, stop: int, context: ResolveContext) -> tuple[list[dict], int]:
+        """One page of ``queryset`` (filtered and ordered) and the total number of rows matching it.
+
+        The total rides on the page query as ``COUNT(*) OVER ()`` (computed after WHERE, before LIMIT), so a
+        list is one round trip plus one per batched field. Only a page past the end, which has no row to
+        carry it, costs a separate ``COUNT``.
+        """
+        rows = self._rows(queryset[start:stop], with_total=True)
+        # Past the end (or nothing at all) no row carries the total.
+        total = rows[0][TOTAL_ALIAS] if rows else (queryset.count() if start else 0)
+        return self._build(rows, context, with_total=True), total
+
+    def _rows(self, queryset: QuerySet, *, with_total: bool = False) -> list[dict]:
+        expressions = {name: F(source) for name, source in self.aliased}
+        expressions.update((f.name, f.annotation()) for f in self.annotated)
+        if with_total:
+            expressions[TOTAL_ALIAS] = Window(Count("pk"))
+        return list(queryset.values(*self.plain, *self.hidden, **expressions))
+
+    def _build(self, rows: list[dict], context: ResolveContext, *, with_total: bool) -> list[dict]:
+        drop = (*self.hidden, TOTAL_ALIAS) if with_total else self.hidden
+        if not rows or not (self.batched or self.computed or drop):
+            return rows
+        loaded = {f.name: (f.loader([row["id"] for row in rows], context), f.missing) for f in self.batched}
+        for row in rows:
+            for name, (values, missing) in loaded.items():
+                row[name] = values[row["id"]] if row["id"] in values else missing()
+            for f in self.computed:
+                row[f.name] = f.compute(row, context)
+            for key in drop:
+                del row[key]
+        return rows
+
+
+class FieldSet:
+    """The fields of one endpoint, in output order. ``id`` must be the first, core field."""
+
+    def __init__(self, name: str, fields: Iterable[ApiField]):
+        self.name = name
+        self.fields = tuple(fields)
+        self.by_name = {f.name: f for f in self.fields}
+        assert len(self.by_name) == len(self.fields), f"{name}: duplicate field names"
+        assert self.fields and self.fields[0].name == "id" and not self.fields[0].extended, f"{name}: id first"
+        for f in self.fields:  # a computed field reads its inputs by their database names
+            for key in f.requires:
+                other = self.by_name.get(key)
+                assert other is None or other.source == key, f"{name}.{f.name}: '{key}' is another field's API name"
+        self.core_names = tuple(f.name for f in self.fields if not f.extended)
+        self.extended_names = tuple(f.name for f in self.fields if f.extended)
+        self.core = Selection([f for f in self.fields if not f.extended])
+        self.everything = Selection(self.fields)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(self.by_name)
+
+    def select(self, query_params) -> Selection:
+        """The selection asked for by ``?fields=`` and ``?include=``; a 400 naming the valid values otherwise."""
+        include = [v.strip() for raw in query_params.getlist("include") for v in raw.split(",") if v.strip()]
+        unknown_include = [v for v in include if v != INCLUDE_EXTENDED]
+        if unknown_include:
+            raise ValidationError({"include": [f"Unknown value '{unknown_include[0]}'; the only value is 'extended'."]})
+        requested = [v.strip() for raw in query_params.getlist("fields") for v in raw.split(",") if v.strip()]
+        unknown = [name for name in requested if name not in self.by_name]
+        if unknown:
+            raise ValidationError(
+                {
+                    "fields": [
+                        f"Unknown field{'s' if len(unknown) > 1 else ''} {', '.join(repr(n) for n in unknown)}. "
+                        f"Valid fields: {', '.join(self.names)}."
+                    ]
+                }
+            )
+        if include:
+            return self.everything
+        if not requested:
+            return self.core
+        wanted = {"id", *requested}
+        return Selection([f for f in self.fields if f.name in wanted])
+
+    @cached_property
+    def schema_serializer(self) -> type[serializers.Serializer]:
+        """A DRF serializer documenting the object.
+
+        Only ``id`` is required: ``?fields=`` can leave out any other field, core ones included. Each field's
+        description says whether it is core (returned by default) or extended (only when asked for).
+        """
+        attrs: dict[str, Any] = {}
+        for f in self.fields:
+            # DRF re-creates fields from their constructor arguments, so the changes go there.
+            kwargs = {**copy.deepcopy(f.schema._kwargs), "required": f.name == "id"}
+            if f.name != "id":
+                note = EXTENDED_NOTE if f.extended else CORE_NOTE
+                kwargs["help_text"] = f"{kwargs.get('help_text') or ''} {note}".strip()
+            attrs[f.name] = type(f.schema)(*copy.deepcopy(f.schema._args), **kwargs)
+        attrs["Meta"] = type("Meta", (), {"ref_name": self.name})
+        return type(f"{self.name}Serializer", (serializers.Serializer,), attrs)
