@@ -7,7 +7,6 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, OuterRef
 
 from distributions.models import Allocation, Distribution, DistributionStatus
 from distributors.models import Distributor
@@ -91,21 +90,35 @@ def distribution_cancel_pending(*, distributor: Distributor) -> int:
 
 
 def distributions_follow_obligations(*, distribution_ids: Iterable[int]) -> None:
-    """Set each triggered distribution to ``processing`` while an obligation is open, else ``complete``."""
+    """Set each triggered distribution to ``processing`` while an obligation is open, else ``complete``.
+
+    The distributions are locked (in id order) *before* their open obligations are counted, in a statement of
+    its own: under READ COMMITTED a statement sees what was committed when it started, so a caller that waited
+    for the lock of a concurrent call (closing another obligation of the same distribution) must look again
+    after getting it, or it would still see that obligation open and leave the distribution ``processing``.
+    """
     ids = set(distribution_ids)
     if not ids:
         return
-    open_obligation = Allocation.objects.filter(
-        distribution=OuterRef("pk"), obligation__status__in=OPEN_OBLIGATION_STATUSES
-    )
-    rows = (
+    locked = list(
         Distribution.objects.select_for_update()
         .filter(pk__in=ids)
         .exclude(status__in=[DistributionStatus.PENDING, DistributionStatus.CANCELLED])
-        .annotate(has_open=Exists(open_obligation))
+        .order_by("pk")
     )
-    for distribution in rows:
-        target = DistributionStatus.PROCESSING if distribution.has_open else DistributionStatus.COMPLETE
+    if not locked:
+        return
+    with_open = set(
+        Allocation.objects.filter(
+            distribution_id__in=[distribution.pk for distribution in locked],
+            obligation__status__in=OPEN_OBLIGATION_STATUSES,
+        )
+        .order_by()
+        .values_list("distribution_id", flat=True)
+        .distinct()
+    )
+    for distribution in locked:
+        target = DistributionStatus.PROCESSING if distribution.pk in with_open else DistributionStatus.COMPLETE
         if distribution.status != target:
             distribution.transition_to(target)
             distribution.save(update_fields=["status", "modified_at"])

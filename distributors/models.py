@@ -3,6 +3,7 @@ from django.db import models
 from django.db.models import Q
 
 from collaborators.models import Collaborator
+from distributors.units import clean_units_field
 from lifecycle import LifecycleModelMixin, StatusLifecycle
 from organizations.models import Organization
 
@@ -129,6 +130,10 @@ class Distributor(LifecycleModelMixin, models.Model):
 
     def clean(self) -> None:
         errors = {}
+        try:
+            clean_units_field(self)
+        except ValidationError as exc:
+            errors.update(exc.message_dict)
         if self.distribution_resolver == DistributionResolver.TOP_N:
             weights = self.top_n_weights
             if (
@@ -181,3 +186,6 @@ class RevenueEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.reference}: {self.amount} {self.units}"
+
+    def clean(self) -> None:
+        clean_units_field(self)

@@ -70,3 +70,18 @@ def normalize_units(units: str) -> str:
     if len(text) == 3 and text.isalpha():
         return text.upper()
     return text
+
+
+def clean_units_field(instance, field: str = "units") -> None:
+    """For a model's ``clean()``: store ``instance.<field>`` in its normalized spelling, or raise a
+    ``ValidationError`` on that field. Revenue-share pools and payouts match units exactly, so ``usd`` typed in
+    the admin must be stored as the ``USD`` the revenue import stores."""
+    from django.core.exceptions import ValidationError
+
+    value = getattr(instance, field)
+    if not value:
+        return  # a required field: the field's own validation reports it
+    try:
+        setattr(instance, field, normalize_units(value))
+    except ValueError as exc:
+        raise ValidationError({field: str(exc)}) from None

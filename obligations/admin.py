@@ -17,6 +17,16 @@ from obligations.services import (
 )
 
 
+class NoHardDeleteMixin:
+    """Obligations, payouts and fulfillments are never hard-deleted: removing one would return obligations to
+    "approved, in no payout" (batched and paid again after the CSV went out), break the paid-payout
+    constraint, or leave a payout's amount larger than its obligations. Cancel, reject or mark failed instead.
+    """
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 def _run(model_admin, request, action, success):
     """Call a service; report its refusal as an error message instead of raising."""
     try:
@@ -28,7 +38,7 @@ def _run(model_admin, request, action, success):
 
 
 @admin.register(Obligation)
-class ObligationAdmin(admin.ModelAdmin):
+class ObligationAdmin(NoHardDeleteMixin, admin.ModelAdmin):
     list_display = ["id", "collaborator", "value", "units", "status", "award_type", "payout", "created_at"]
     list_filter = ["status", "award_type", "units", "organization"]
     list_select_related = ["collaborator", "payout"]
@@ -59,7 +69,36 @@ class ObligationAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         # A manual obligation belongs to its collaborator's organization (never another tenant's).
         obj.organization_id = obj.collaborator.organization_id
-        super().save_model(request, obj, form, change)
+        if not change:
+            super().save_model(request, obj, form, change)
+            return
+        # The form's instance was read before this save: under the row lock, save only while the obligation is
+        # still an editable (pending, manual, in no payout) one, and never write status or payout from it.
+        with transaction.atomic():
+            current = Obligation.objects.select_for_update().get(pk=obj.pk)
+            if (
+                current.award_type != AwardType.MANUAL
+                or current.status != ObligationStatus.PENDING
+                or current.payout_id is not None
+            ):
+                self.message_user(
+                    request,
+                    f"Nothing changed: obligation {obj.pk} became {current.status} meanwhile; only pending manual "
+                    "obligations can be edited.",
+                    messages.ERROR,
+                )
+                return
+            obj.save(
+                update_fields=[
+                    "organization",
+                    "collaborator",
+                    "value",
+                    "units",
+                    "award_type",
+                    "description",
+                    "modified_at",
+                ]
+            )
 
     def _move(self, request, queryset, status):
         ids = list(queryset.values_list("pk", flat=True))
@@ -99,7 +138,7 @@ class PayoutInline(admin.TabularInline):
 
 
 @admin.register(Fulfillment)
-class FulfillmentAdmin(admin.ModelAdmin):
+class FulfillmentAdmin(NoHardDeleteMixin, admin.ModelAdmin):
     list_display = ["id", "organization", "status", "created_at", "completed_at"]
     list_filter = ["status", "organization"]
     list_select_related = ["organization"]
@@ -122,7 +161,7 @@ class FulfillmentAdmin(admin.ModelAdmin):
 
 
 @admin.register(Payout)
-class PayoutAdmin(admin.ModelAdmin):
+class PayoutAdmin(NoHardDeleteMixin, admin.ModelAdmin):
     list_display = ["id", "collaborator", "amount", "units", "status", "paid_at", "fulfillment"]
     list_filter = ["status", "units", "organization"]
     list_select_related = ["collaborator", "fulfillment"]

@@ -2,6 +2,7 @@ from django.db import models
 from django.db.models import Q
 
 from collaborators.models import Collaborator
+from distributors.units import clean_units_field
 from lifecycle import LifecycleModelMixin, StatusLifecycle
 from organizations.models import Organization
 
@@ -77,6 +78,9 @@ class Obligation(LifecycleModelMixin, models.Model):
 
     def __str__(self) -> str:
         return f"Obligation {self.pk}: {self.value} {self.units} ({self.status})"
+
+    def clean(self) -> None:
+        clean_units_field(self)
 
 
 class FulfillmentStatus(models.TextChoices):
