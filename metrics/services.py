@@ -26,7 +26,7 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
@@ -102,6 +102,20 @@ def _replay(organization: Organization, idempotency_key: str, fingerprint: str) 
             "This Idempotency-Key was already used with a different request body.", field="Idempotency-Key"
         )
     return CreditOutcome(request=previous, replayed=True)
+
+
+def _hold_open_periods(targets: list[MetricType]) -> None:
+    """Share-lock the pending distributions of the credited distributors (PostgreSQL ``FOR KEY SHARE``, which
+    conflicts with the heartbeat's ``FOR UPDATE`` but not with other credits). SQLite needs nothing: the
+    project's write transactions begin IMMEDIATE, so a credit and a trigger never overlap."""
+    if connection.vendor != "postgresql":
+        return
+    table = connection.ops.quote_name(Distribution._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT id FROM {table} WHERE distributor_id = ANY(%s) AND status = %s ORDER BY id FOR KEY SHARE",
+            [sorted({target.distributor_id for target in targets}), DistributionStatus.PENDING],
+        )
 
 
 def _refuse_closed_periods(targets: list[MetricType], credited_at: datetime) -> None:
@@ -186,11 +200,16 @@ def metric_credit(
             field="distributorId" if distributor_id is not None else "metricType",
         )
 
-    recorded_at = timezone.now()
-    credited_at = now or recorded_at
-    _refuse_closed_periods(targets, credited_at)
     try:
         with transaction.atomic():
+            # Hold the open periods against a trigger before stamping the credit: a heartbeat that already
+            # holds one makes us wait until it has committed (our instant then falls after its trigger
+            # date, in the next period); one that comes later skips that period until we have committed.
+            # So no credit can land in a period whose scores were already read.
+            _hold_open_periods(targets)
+            recorded_at = timezone.now()
+            credited_at = now or recorded_at
+            _refuse_closed_periods(targets, credited_at)
             request = CreditRequest.objects.create(
                 organization=organization,
                 idempotency_key=idempotency_key or None,

@@ -12,7 +12,7 @@ nobody chose, so it is refused, like an unparsable one, with one line and exit s
 
 import json
 import sys
-from datetime import datetime
+from datetime import UTC, datetime
 
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
@@ -38,6 +38,13 @@ def parse_now(value: str | datetime) -> datetime:
         raise CommandError(
             f"--now {value!s} has no UTC offset; add one, e.g. 2026-04-01T00:00:00Z or 2026-04-01T00:00:00+02:00."
         )
+    try:
+        moment.astimezone(UTC)  # what the database stores; 0001-01-01T00:00+14:00 is before year 1 in UTC
+    except OverflowError:
+        raise CommandError(f"--now {value!s} is out of range (years 1 to 9999 in UTC).") from None
+    if moment > timezone.now():
+        # Closing a period early would leave the credits still to come in it counted nowhere.
+        raise CommandError(f"--now {value!s} is in the future; the engine only processes instants that have passed.")
     return moment
 
 

@@ -6,7 +6,7 @@ never into a period already distributed); ``--idempotency-key`` makes a retried 
 """
 
 import getpass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
@@ -35,6 +35,10 @@ def parse_instant(value: str) -> datetime:
         raise CommandError(f"--at: '{value}' is not an ISO 8601 date-time.") from None
     if timezone.is_naive(instant):
         raise CommandError(f"--at: '{value}' has no time zone; add one, e.g. '{value}Z' or '{value}+01:00'.")
+    try:
+        instant.astimezone(UTC)  # what the database stores; 0001-01-01T00:00+05:00 is before year 1 in UTC
+    except OverflowError:
+        raise CommandError(f"--at: '{value}' is out of range (years 1 to 9999 in UTC).") from None
     if instant > timezone.now():
         raise CommandError(f"--at: '{value}' is in the future; credits can only be back-dated.")
     return instant
