@@ -37,3 +37,15 @@ def test_credit_metric_at_out_of_range():
             "--at",
             "0001-01-01T00:00:00+05:00",
         )
+
+
+def test_run_distributions_refuses_a_future_now_and_writes_nothing():
+    from distributions.models import Distribution, EngineRun
+    from distributions.services import distribution_open_first
+    from tests.factories import DistributorFactory
+
+    distribution_open_first(distributor=DistributorFactory())
+    with pytest.raises(CommandError, match="in the future"):
+        _call("run_distributions", "--now", "2999-01-01T00:00:00Z")
+    assert not EngineRun.objects.exists()
+    assert list(Distribution.objects.values_list("status", flat=True)) == ["pending"]
