@@ -31,7 +31,8 @@ class ApiKeyAdmin(admin.ModelAdmin):
     list_select_related = ["organization"]
     search_fields = ["name", "prefix", "organization__name"]
     autocomplete_fields = ["organization"]
-    readonly_fields = ["prefix", "created_at", "last_used_at"]
+    # Revocation is one-way and goes through the action: a revoked key is never brought back by an edit.
+    readonly_fields = ["prefix", "created_at", "last_used_at", "revoked_at"]
     actions = ["revoke_keys"]
 
     def get_fields(self, request, obj=None):

@@ -536,3 +536,12 @@ def test_distributors_are_deleted_softly_only(admin_client, admin_user):
     )
     assert (messages.INFO, "1 distributor(s) now deleted.") in _messages(response)
     assert Distribution.objects.get(distributor=distributor).status == DistributionStatus.CANCELLED
+
+
+def test_a_revoked_api_key_cannot_be_brought_back_by_editing_it(admin_client):
+    key = ApiKeyFactory(revoked_at=datetime.now(UTC))
+    admin_client.post(
+        reverse("admin:organizations_apikey_change", args=[key.pk]),
+        {"name": key.name, "scopes": '["read"]', "revoked_at_0": "", "revoked_at_1": ""},
+    )
+    assert ApiKey.objects.get(pk=key.pk).revoked_at is not None
