@@ -1,0 +1,234 @@
+"""Hand-written SQL baseline of one distribution trigger, and the checksums that prove it equals the engine.
+
+Used by ``bench/run.py`` (not a product module). ``trigger_with_sql`` does, with plain psycopg, what
+``run_distributions`` does for one pending distribution of a ``fixed`` / ``performanceSharedPool`` /
+``allActive`` / ``monthly`` distributor (the shape ``bench/engine.py`` builds), in ONE transaction of three
+statements:
+
+1. lock the distribution (``FOR UPDATE``) and read its distributor's settings;
+2. the transaction-local settings the engine uses (``POSTGRESQL_TRIGGER_SETTINGS``: work_mem, jit);
+3. one statement of data-modifying CTEs: scores per collaborator (``SUM(points)``, ``MIN(credited_at)``) over
+   the credits in (period_start, trigger_date] of active collaborators of the organization; floor shares
+   ``div(pool * score, total)`` and remainders ``mod(...)`` in ``numeric`` (``pool * score`` can exceed
+   bigint); the leftover units go to ``ROW_NUMBER() OVER (remainder DESC, score DESC, first credit,
+   collaborator id) <= leftover``; competition rank by score; ``INSERT`` obligations (in tie-break order, as
+   the engine does) ``RETURNING`` their ids into the ``INSERT`` of allocations; ``UPDATE`` the distribution's
+   figures and status; ``INSERT`` the next pending period (monthly: next local first of month);
+
+then ``COMMIT`` (which runs the deferred foreign-key checks, as the engine's commit does). The time is
+measured from ``BEGIN`` to the end of ``COMMIT`` on an open connection.
+
+``share_checksum`` summarises what a trigger wrote (every allocation/obligation column but ids and
+timestamps, insertion order, the distribution's figures, the next period) so two triggers can be compared.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import psycopg
+
+DEFAULT_TRIGGER_SETTINGS = {"work_mem": "64MB", "jit": "off"}
+
+_LOCK = """
+SELECT t.organization_id, t.distributor_id, t.period_start, t.trigger_date, t.rolled_over,
+       d.pool_resolver, d.distribution_resolver, d.eligibility, d.schedule, d.status,
+       d.pool_amount + t.rolled_over AS pool, d.units, d.obligation_start_status, d.rollover_unearned,
+       left('Distribution ' || t.id || ': ' || d.name || ', period ending '
+            || to_char(t.trigger_date AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS')
+            || CASE WHEN extract(microseconds FROM t.trigger_date)::bigint %% 1000000 = 0 THEN ''
+                    ELSE '.' || to_char(t.trigger_date AT TIME ZONE 'UTC', 'US') END
+            || '+00:00', 300) AS description,
+       ((t.trigger_date AT TIME ZONE o.timezone) + INTERVAL '1 month') AT TIME ZONE o.timezone AS next_trigger
+FROM distributions_distribution t
+JOIN distributors_distributor d ON d.id = t.distributor_id
+JOIN organizations_organization o ON o.id = t.organization_id
+WHERE t.id = %(distribution)s AND t.status = 'pending'
+FOR UPDATE OF t
+"""
+
+_TRIGGER = """
+WITH scored AS (
+    SELECT c.collaborator_id, SUM(c.points)::bigint AS score, MIN(c.credited_at) AS first_at
+    FROM metrics_metriccredit c
+    JOIN collaborators_collaborator k ON k.id = c.collaborator_id
+    WHERE c.distributor_id = %(distributor)s
+      AND c.credited_at > %(period_start)s AND c.credited_at <= %(trigger_date)s
+      AND k.status = 'active' AND k.organization_id = %(organization)s
+    GROUP BY c.collaborator_id
+    HAVING SUM(c.points) > 0
+), exact AS (
+    SELECT s.collaborator_id, s.score, s.first_at,
+           div(%(pool)s::numeric * s.score, t.total) AS floor_value,
+           mod(%(pool)s::numeric * s.score, t.total) AS remainder,
+           RANK() OVER (ORDER BY s.score DESC) AS rank
+    FROM scored s CROSS JOIN (SELECT SUM(score) AS total FROM scored) AS t
+), share AS (
+    SELECT collaborator_id, score, first_at, rank,
+           (floor_value + CASE WHEN ROW_NUMBER() OVER (
+                                       ORDER BY remainder DESC, score DESC, first_at, collaborator_id)
+                                    <= %(pool)s - SUM(floor_value) OVER () THEN 1 ELSE 0 END)::bigint AS value
+    FROM exact
+), obligation AS (
+    INSERT INTO obligations_obligation (organization_id, collaborator_id, value, units, status, award_type,
+                                        description, created_at, modified_at)
+    SELECT %(organization)s, collaborator_id, value, %(units)s, %(status)s, 'distribution', %(description)s,
+           now(), now()
+    FROM share WHERE value > 0
+    ORDER BY score DESC, first_at, collaborator_id
+    RETURNING id, collaborator_id
+), allocation AS (
+    INSERT INTO distributions_allocation (organization_id, distribution_id, obligation_id, collaborator_id,
+                                          value, score, rank, status)
+    SELECT %(organization)s, %(distribution)s, o.id, s.collaborator_id, s.value, s.score, s.rank, %(status)s
+    FROM share s JOIN obligation o ON o.collaborator_id = s.collaborator_id
+    ORDER BY o.id
+    RETURNING value
+), written AS (
+    SELECT count(*) AS n, COALESCE(SUM(value), 0)::bigint AS value FROM allocation
+), closed AS (
+    UPDATE distributions_distribution d
+    SET status = CASE WHEN w.n > 0 THEN 'processing' ELSE 'complete' END,
+        pool = %(pool)s, value = w.value,
+        unallocated = CASE WHEN %(rollover)s THEN 0 ELSE %(pool)s - w.value END,
+        carried_forward = CASE WHEN %(rollover)s THEN %(pool)s - w.value ELSE 0 END,
+        triggered_at = now(), modified_at = now()
+    FROM written w
+    WHERE d.id = %(distribution)s AND d.status = 'pending'
+    RETURNING d.carried_forward, w.n, w.value
+)
+INSERT INTO distributions_distribution (organization_id, distributor_id, status, period_start, trigger_date,
+                                        rolled_over, value, unallocated, carried_forward, created_at, modified_at)
+SELECT %(organization)s, %(distributor)s, 'pending', %(trigger_date)s, %(next_trigger)s, closed.carried_forward,
+       0, 0, 0, now(), now()
+FROM closed
+RETURNING (SELECT n FROM closed), (SELECT value FROM closed)
+"""
+
+
+def trigger_with_sql(conninfo: str, distribution_id: int, settings: dict[str, str] | None = None) -> dict[str, Any]:
+    """Trigger ``distribution_id`` with the hand-written SQL; return seconds, rows written and value."""
+    settings = settings or DEFAULT_TRIGGER_SETTINGS
+    with psycopg.connect(conninfo) as conn:
+        conn.execute("SELECT 1").fetchone()  # connected and warm before the clock starts
+        conn.rollback()
+        started = time.perf_counter()
+        with conn.transaction():
+            row = conn.execute(_LOCK, {"distribution": distribution_id}).fetchone()
+            if row is None:
+                raise RuntimeError(f"distribution {distribution_id} is not pending")
+            (organization, distributor, period_start, trigger_date, _rolled, pool_resolver, resolver, eligibility,
+             schedule, status, pool, units, obligation_status, rollover, description, next_trigger) = row  # fmt: skip
+            shape = (pool_resolver, resolver, eligibility, schedule, status)
+            if shape != ("fixed", "performanceSharedPool", "allActive", "monthly", "active"):
+                raise RuntimeError(f"the SQL baseline only covers the benchmark's distributor shape, not {shape}")
+            conn.execute(
+                "SELECT " + ", ".join(["set_config(%s, %s, true)"] * len(settings)),
+                [item for pair in settings.items() for item in pair],
+            )
+            locked = time.perf_counter()
+            written = conn.execute(
+                _TRIGGER,
+                {
+                    "distribution": distribution_id,
+                    "organization": organization,
+                    "distributor": distributor,
+                    "period_start": period_start,
+                    "trigger_date": trigger_date,
+                    "pool": pool,
+                    "units": units,
+                    "status": obligation_status,
+                    "description": description,
+                    "rollover": rollover,
+                    "next_trigger": next_trigger,
+                },
+            ).fetchone()
+            executed = time.perf_counter()
+        seconds = time.perf_counter() - started
+    if written is None:
+        raise RuntimeError(f"the SQL baseline wrote nothing for distribution {distribution_id}")
+    phases = {
+        "lock and read": round(locked - started, 3),
+        "scores, split and write (one statement)": round(executed - locked, 3),
+        "commit (deferred foreign-key checks)": round(seconds - (executed - started), 3),
+    }
+    return {
+        "seconds": seconds,
+        "statements": 3,
+        "phases_seconds": phases,
+        "allocations": written[0],
+        "value": written[1],
+        "pool": pool,
+    }
+
+
+_CHECKSUM = """
+SELECT count(*), COALESCE(SUM(a.value), 0)::bigint,
+       md5(COALESCE(string_agg(concat_ws(',', a.collaborator_id, a.value, a.score, a.rank, a.status,
+                                         a.organization_id, o.collaborator_id, o.organization_id, o.value,
+                                         o.units, o.status, o.award_type, o.description, o.payout_id),
+                               ';' ORDER BY a.collaborator_id), '')),
+       md5(COALESCE(string_agg(o.collaborator_id::text, ',' ORDER BY o.id), '')),
+       md5(COALESCE(string_agg(a.collaborator_id::text, ',' ORDER BY a.id), ''))
+FROM distributions_allocation a JOIN obligations_obligation o ON o.id = a.obligation_id
+WHERE a.distribution_id = %(distribution)s
+"""
+
+_DISTRIBUTIONS = """
+SELECT status, pool, value, unallocated, carried_forward, rolled_over, period_start, trigger_date
+FROM distributions_distribution WHERE distributor_id = %(distributor)s ORDER BY trigger_date
+"""
+
+
+def share_checksum(conninfo: str, distribution_id: int) -> dict[str, Any]:
+    """What the trigger of ``distribution_id`` wrote, summarised for comparison (ids and timestamps excluded)."""
+    with psycopg.connect(conninfo) as conn:
+        count, total, rows_md5, obligation_order_md5, allocation_order_md5 = conn.execute(
+            _CHECKSUM, {"distribution": distribution_id}
+        ).fetchone()
+        (distributor,) = conn.execute(
+            "SELECT distributor_id FROM distributions_distribution WHERE id = %s", [distribution_id]
+        ).fetchone()
+        periods = [[str(value) for value in row] for row in conn.execute(_DISTRIBUTIONS, {"distributor": distributor})]
+        (obligations,) = conn.execute(
+            "SELECT count(*) FROM obligations_obligation WHERE award_type = 'distribution'"
+        ).fetchone()
+    return {
+        "allocations": count,
+        "obligations": obligations,
+        "total": total,
+        "rows_md5": rows_md5,
+        "obligation_order_md5": obligation_order_md5,
+        "allocation_order_md5": allocation_order_md5,
+        "distributions": periods,
+    }
+
+
+def keep_shares(conninfo: str, distribution_id: int, table: str = "bench_engine_shares") -> None:
+    """Copy the engine's shares aside (outside any timing) so a mismatch can be shown row by row."""
+    with psycopg.connect(conninfo) as conn:
+        conn.execute(f"DROP TABLE IF EXISTS {table}")
+        conn.execute(
+            f"CREATE TABLE {table} AS SELECT collaborator_id, value, score, rank FROM distributions_allocation "
+            "WHERE distribution_id = %s",
+            [distribution_id],
+        )
+
+
+def share_differences(
+    conninfo: str, distribution_id: int, table: str = "bench_engine_shares", limit: int = 10
+) -> list[tuple]:
+    """Up to ``limit`` collaborators whose (value, score, rank) differ between ``table`` and the current shares."""
+    with psycopg.connect(conninfo) as conn:
+        return conn.execute(
+            f"""
+            SELECT collaborator_id, e.value, e.score, e.rank, s.value, s.score, s.rank
+            FROM {table} e
+            FULL JOIN (SELECT collaborator_id, value, score, rank FROM distributions_allocation
+                       WHERE distribution_id = %s) s USING (collaborator_id)
+            WHERE (e.value, e.score, e.rank) IS DISTINCT FROM (s.value, s.score, s.rank)
+            ORDER BY collaborator_id LIMIT %s
+            """,
+            [distribution_id, limit],
+        ).fetchall()
