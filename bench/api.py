@@ -22,9 +22,7 @@ import argparse
 import json
 import os
 import secrets
-import socket
 import statistics
-import subprocess
 import sys
 import threading
 import time
@@ -35,6 +33,8 @@ from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench.server import free_port, server_cpu_seconds, start_gunicorn  # noqa: E402 - needs ROOT on the path
 
 
 def parse_args():
@@ -139,63 +139,6 @@ def count_queries(paths: dict[str, str], key: str) -> dict[str, int]:
         assert response.status_code == 200, (name, response.status_code, response.content[:300])
         counts[name] = len(context.captured_queries)
     return counts
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def start_gunicorn(port: int, workers: int, env: dict[str, str]) -> subprocess.Popen:
-    log = open(Path("/tmp") / f"bench_api_gunicorn_{port}.log", "w")  # noqa: SIM115 - lives as long as the server
-    process = subprocess.Popen(
-        [
-            str(Path(sys.executable).parent / "gunicorn"),
-            "config.wsgi:application",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            str(workers),
-            "--worker-class",
-            "gthread",
-            "--threads",
-            "2",
-            "--keep-alive",
-            "30",
-            "--chdir",
-            str(ROOT),
-            "--log-level",
-            "warning",
-        ],
-        env={**os.environ, **env},
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return process
-        except OSError:
-            if process.poll() is not None:
-                raise RuntimeError(f"gunicorn exited; see {log.name}") from None
-            time.sleep(0.2)
-    process.terminate()
-    raise RuntimeError("gunicorn did not start in 30 s")
-
-
-def server_cpu_seconds(server: subprocess.Popen) -> float | None:
-    """User + system CPU of gunicorn and its workers so far (Linux /proc), or None elsewhere."""
-    try:
-        children = Path(f"/proc/{server.pid}/task/{server.pid}/children").read_text().split()
-        total = 0
-        for pid in [str(server.pid), *children]:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])
-        return total / os.sysconf("SC_CLK_TCK")
-    except (OSError, ValueError, IndexError):
-        return None
 
 
 def fetch(connection: HTTPConnection, url: str, headers: dict) -> tuple[int, bytes, bool]:

@@ -21,9 +21,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import socket
 import statistics
-import subprocess
 import sys
 import threading
 import time
@@ -31,6 +29,8 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from http.client import HTTPConnection
 from pathlib import Path
+
+from bench.server import free_port, server_cpu_seconds, start_gunicorn
 
 ROOT = Path(__file__).resolve().parent.parent
 URL = "/api/v1/distributors/credit-metric"
@@ -96,63 +96,6 @@ def queries_per_credit(collaborator_id: int, secret: str) -> int:
             )
         assert response.status_code == 201, (response.status_code, response.content[:300])
     return len(context.captured_queries)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def start_gunicorn(port: int, workers: int, threads: int, env: dict[str, str]) -> subprocess.Popen:
-    log = open(Path("/tmp") / f"bench_credits_gunicorn_{port}.log", "w")  # noqa: SIM115 - lives with the server
-    process = subprocess.Popen(
-        [
-            str(Path(sys.executable).parent / "gunicorn"),
-            "config.wsgi:application",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            str(workers),
-            "--worker-class",
-            "gthread",
-            "--threads",
-            str(threads),
-            "--keep-alive",
-            "30",
-            "--chdir",
-            str(ROOT),
-            "--log-level",
-            "warning",
-        ],
-        env={**os.environ, **env},
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return process
-        except OSError:
-            if process.poll() is not None:
-                raise RuntimeError(f"gunicorn exited; see {log.name}") from None
-            time.sleep(0.1)
-    process.terminate()
-    raise RuntimeError("gunicorn did not start in 30 s")
-
-
-def server_cpu_seconds(server: subprocess.Popen) -> float | None:
-    """User + system CPU of gunicorn and its workers so far (Linux /proc), or None elsewhere."""
-    try:
-        children = Path(f"/proc/{server.pid}/task/{server.pid}/children").read_text().split()
-        total = 0
-        for pid in [str(server.pid), *children]:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])
-        return total / os.sysconf("SC_CLK_TCK")
-    except (OSError, ValueError, IndexError):
-        return None
 
 
 class _Tally:
@@ -243,7 +186,7 @@ def run_credit_load(
     connections.close_all()
 
     port = free_port()
-    server = start_gunicorn(port, workers, threads, env)
+    server = start_gunicorn(port, workers, env, threads=threads)
     warm, tally = _Tally(), _Tally()
     try:
         deadline = time.monotonic() + time_limit
