@@ -1,13 +1,15 @@
 """Benchmark: trigger ONE distribution with N eligible collaborators and M metric credits, on PostgreSQL.
 
-    .venv/bin/python bench/engine.py [--collaborators 100000] [--credits 1000000]
+    .venv/bin/python bench/engine.py [--collaborators 100000] [--credits 1000000] [--no-analyze] [--reuse]
                                      [--database-url postgres://postgres@127.0.0.1:5432/bench_engine]
 
 1. Drops and re-creates the database named in ``--database-url`` (default ``bench_engine``) and migrates it.
 2. Builds the data with raw SQL (``generate_series``): one organization, one active monthly distributor
    (fixed pool, proportional split, ``manual`` at 1 point), N active collaborators, M credits in
    January 2026 spread over all of them (1 to 10 points each), and the pending January distribution.
-   Then ``VACUUM ANALYZE``, as autovacuum would have done on a live database.
+   Then ``VACUUM ANALYZE``, as autovacuum would have done on a live database; with ``--no-analyze``
+   neither (only ``CHECKPOINT``): the tables are left never vacuumed nor analyzed, without statistics,
+   like a freshly deployed database, so the figures show the trigger does not depend on them.
 3. In a fresh Python process (so building the data does not pollute the peak RSS), runs the real
    heartbeat, ``run_distributions --now 2026-02-01T00:00:00Z --distributor <id>``, counting every SQL
    statement with ``connection.execute_wrapper``, timing it, and reading ``ru_maxrss``.
@@ -57,7 +59,7 @@ def recreate_database(database_url: str) -> None:
         conn.execute(f'CREATE DATABASE "{name}"')
 
 
-def build(collaborators: int, credits: int) -> int:
+def build(collaborators: int, credits: int, analyze: bool = True) -> int:
     """Create the data; return the distributor id."""
     from datetime import UTC, datetime
 
@@ -113,20 +115,38 @@ def build(collaborators: int, credits: int) -> int:
                 """,
                 [org.pk, request.pk, distributor.pk, first_id, collaborators, credits],
             )
-    settle()
+    settle(analyze)
     return distributor.pk
 
 
-def settle() -> None:
-    """VACUUM ANALYZE and CHECKPOINT: measure a database at rest, not one still flushing the data just built."""
+def settle(analyze: bool = True) -> None:
+    """VACUUM ANALYZE (unless ``analyze`` is false) and CHECKPOINT: measure a database at rest, not one still
+    flushing the data just built."""
     from django.db import connection
 
     with connection.cursor() as cursor:
-        cursor.execute("VACUUM ANALYZE")
+        if analyze:
+            cursor.execute("VACUUM ANALYZE")
         cursor.execute("CHECKPOINT")
 
 
-def reset() -> int:
+STATISTICS_TABLES = ("collaborators_collaborator", "metrics_metriccredit", "obligations_obligation")
+
+
+def analyzed_tables() -> list[str]:
+    """The tables a trigger reads or writes that have ever been vacuumed or analyzed (they have statistics)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT relname FROM pg_stat_user_tables WHERE relname = ANY(%s) AND COALESCE(last_analyze, "
+            "last_autoanalyze, last_vacuum, last_autovacuum) IS NOT NULL ORDER BY relname",
+            [list(STATISTICS_TABLES)],
+        )
+        return [name for (name,) in cursor.fetchall()]
+
+
+def reset(analyze: bool = True) -> int:
     """``--reuse``: undo the previous measurement's trigger; return the distributor id."""
     from django.db import connection, transaction
 
@@ -141,7 +161,7 @@ def reset() -> int:
             "UPDATE distributions_distribution SET status = 'pending', pool = NULL, value = 0, unallocated = 0, "
             "carried_forward = 0, triggered_at = NULL"
         )
-    settle()
+    settle(analyze)
     return distributor_id
 
 
@@ -202,6 +222,7 @@ def measure(distributor_id: int) -> dict:
         "allocations": allocations["n"],
         "allocations_total": allocations["total"],
         "obligations": Obligation.objects.filter(allocation__distribution=distribution).count(),
+        "analyzed_tables": analyzed_tables(),
     }
 
 
@@ -212,6 +233,12 @@ def main() -> int:
     parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL))
     parser.add_argument(
         "--reuse", action="store_true", help="Keep the data of the previous run (same sizes); only undo its trigger."
+    )
+    parser.add_argument(
+        "--no-analyze",
+        dest="analyze",
+        action="store_false",
+        help="Neither VACUUM nor ANALYZE the data: measure on tables without statistics (a fresh database).",
     )
     parser.add_argument("--measure", type=int, metavar="DISTRIBUTOR_ID", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -224,13 +251,17 @@ def main() -> int:
     started = time.perf_counter()
     if args.reuse:
         _django(args.database_url)
-        distributor_id = reset()
+        if not args.analyze and analyzed_tables():
+            print(f"bench: --no-analyze --reuse: {', '.join(analyzed_tables())} already have statistics; "
+                  "rebuild without --reuse", file=sys.stderr)  # fmt: skip
+            return 1
+        distributor_id = reset(args.analyze)
     else:
         print(f"bench: rebuilding {urlsplit(args.database_url).path.lstrip('/')} with {args.collaborators:,} "
               f"collaborators and {args.credits:,} credits ...", flush=True)  # fmt: skip
         recreate_database(args.database_url)
         _django(args.database_url)
-        distributor_id = build(args.collaborators, args.credits)
+        distributor_id = build(args.collaborators, args.credits, args.analyze)
     print(f"bench: data ready in {time.perf_counter() - started:.1f} s; triggering in a fresh process", flush=True)
 
     child = subprocess.run(
@@ -252,9 +283,13 @@ def main() -> int:
         and result["wall_seconds"] <= TARGET_SECONDS
         and result["peak_rss_mb"] <= TARGET_PEAK_MB
     )
+    statistics = "analyzed" if args.analyze else "never analyzed"
+    if not args.analyze and result["analyzed_tables"]:  # e.g. autovacuum got there first: not what was asked
+        statistics = f"never analyzed requested, but {', '.join(result['analyzed_tables'])} have statistics"
     print(
-        f"bench: {args.collaborators:,} collaborators, {args.credits:,} credits: {result['statements']} SQL "
-        f"statements, {result['wall_seconds']:.2f} s wall, {result['peak_rss_mb']:.0f} MB peak RSS "
+        f"bench: {args.collaborators:,} collaborators, {args.credits:,} credits, tables {statistics}: "
+        f"{result['statements']} SQL statements, {result['wall_seconds']:.2f} s wall, "
+        f"{result['peak_rss_mb']:.0f} MB peak RSS "
         f"({'within' if ok else 'MISSES'} the targets: {TARGET_SECONDS:.0f} s, {TARGET_PEAK_MB:.0f} MB)"
     )
     return 0 if ok else 1
