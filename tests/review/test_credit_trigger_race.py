@@ -8,21 +8,19 @@ holds the period skips it until the next heartbeat.
 """
 
 import io
-import threading
 import time
 from datetime import UTC, datetime
 
 import psycopg
 import pytest
 from django.core.management import call_command
-from django.db import connection, connections
+from django.db import connection
 
 from distributions.models import Distribution
 from distributions.services import distribution_open_first
 from metrics.models import MetricCredit
-from metrics.services import CreditRefused, metric_credit
 from tests.factories import CollaboratorFactory, DistributorFactory
-from tests.proofs.conftest import database_url
+from tests.proofs.conftest import database_url, manage_process
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -36,47 +34,46 @@ def open_period():
     return distribution_open_first(distributor=distributor), collaborator
 
 
-def wait_until_blocked(other: psycopg.Connection, timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        row = other.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
-        ).fetchone()
-        if row[0]:
-            return
-        time.sleep(0.02)
-    raise AssertionError("the credit never waited for the trigger's lock")
+def wait_until_blocked(process, timeout: float = 60) -> None:
+    # Its own autocommit connection: inside a transaction pg_stat_activity is one snapshot that never changes.
+    with psycopg.connect(database_url(), autocommit=True) as watcher:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and process.poll() is None:
+            row = watcher.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            ).fetchone()
+            if row[0]:
+                return
+            time.sleep(0.02)
+    process.kill()
+    raise AssertionError(f"the credit never waited for the trigger's lock: {process.communicate()}")
 
 
 def test_a_credit_waits_for_a_running_trigger_and_never_lands_in_the_closed_period(open_period):
     distribution, collaborator = open_period
-    outcome: list = []
-
-    def credit(**kwargs):
-        try:
-            outcome.append(
-                metric_credit(organization=collaborator.organization, collaborator=collaborator, source="api", **kwargs)
-            )
-        except CreditRefused as exc:
-            outcome.append(exc)
-        finally:
-            connections.close_all()
-
     with psycopg.connect(database_url()) as trigger:  # plays the heartbeat: lock, read scores, close, commit
         trigger.execute("SELECT id FROM distributions_distribution WHERE id = %s FOR UPDATE", [distribution.pk])
-        backdated = threading.Thread(target=credit, kwargs={"now": JANUARY_15})
-        backdated.start()
-        wait_until_blocked(trigger)
+        # A separate process, as a real credit would be: it must wait for the trigger to commit.
+        credit = manage_process(
+            "credit_metric",
+            "--organization",
+            collaborator.organization.slug,
+            "--collaborator",
+            str(collaborator.pk),
+            "--at",
+            JANUARY_15.isoformat(),
+        )
+        wait_until_blocked(credit)
         trigger.execute(
             "UPDATE distributions_distribution SET status = 'complete', pool = 0, value = 0, unallocated = 0, "
             "triggered_at = now() WHERE id = %s",
             [distribution.pk],
         )
         trigger.commit()
-        backdated.join(timeout=20)
+        _, stderr = credit.communicate(timeout=60)
 
-    assert isinstance(outcome[0], CreditRefused), outcome
-    assert "already distributed" in outcome[0].message
+    assert credit.returncode != 0
+    assert "already distributed" in stderr, stderr
     assert not MetricCredit.objects.exists()
 
 
