@@ -164,6 +164,11 @@ class FieldSet:
     def names(self) -> tuple[str, ...]:
         return tuple(self.by_name)
 
+    def extended_with(self, *fields: ApiField) -> "FieldSet":
+        """The same object with ``fields`` appended: how a higher app adds what only it can load (the
+        distributions app adds a distributor's open period) without the lower app importing it."""
+        return FieldSet(self.name, (*self.fields, *fields))
+
     def select(self, query_params) -> Selection:
         """The selection asked for by ``?fields=`` and ``?include=``; a 400 naming the valid values otherwise."""
         include = [v.strip() for raw in query_params.getlist("include") for v in raw.split(",") if v.strip()]

@@ -22,7 +22,7 @@ from django import forms
 from django.utils.dateparse import parse_date, parse_datetime
 from django_filters import CharFilter, Filter, FilterSet, NumberFilter
 
-MAX_ID = 2**63 - 1
+from collaborators.refs import MAX_ID, REF_PATTERN, parse_collaborator_ref
 
 
 class IdField(forms.IntegerField):
@@ -101,23 +101,16 @@ class DateTimeBoundFilter(Filter):
 
 
 class CollaboratorRefField(forms.CharField):
-    """Cleans to ``("id", 42)`` or ``("alias", "tracking", "REF1")``."""
+    """Cleans to a ``CollaboratorRef`` (``collaborators.refs``, the one parser of ids and aliases)."""
 
     def to_python(self, value):
         text = super().to_python(value).strip()
         if not text:
             return None
-        if not text.isprintable():  # NUL and control characters can never name anything (and PostgreSQL refuses NUL)
+        ref = parse_collaborator_ref(text, max_length=None)  # a longer alias matches nothing rather than erring
+        if ref is None:
             raise forms.ValidationError("Enter a collaborator id or an alias 'type:code'.", code="invalid")
-        if text.isascii() and text.isdigit():
-            number = int(text) if len(text) <= 19 else MAX_ID + 1
-            if not 1 <= number <= MAX_ID:
-                raise forms.ValidationError("Enter a collaborator id or an alias 'type:code'.", code="invalid")
-            return ("id", number)
-        alias_type, sep, code = text.partition(":")
-        if not sep or not alias_type or not code:
-            raise forms.ValidationError("Enter a collaborator id or an alias 'type:code'.", code="invalid")
-        return ("alias", alias_type, code)
+        return ref
 
 
 class CollaboratorRefFilter(CharFilter):
@@ -125,15 +118,16 @@ class CollaboratorRefFilter(CharFilter):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        _document_as_string(self, pattern=r"^(\d+|[^:]+:.+)$")
+        _document_as_string(self, pattern=REF_PATTERN)
 
     def filter(self, qs, value):
         if not value:
             return qs
-        if value[0] == "id":
-            return qs.filter(**{f"{self.field_name}_id": value[1]})
-        _, alias_type, code = value
-        return qs.filter(**{f"{self.field_name}__aliases__type": alias_type, f"{self.field_name}__aliases__code": code})
+        if value.id is not None:
+            return qs.filter(**{f"{self.field_name}_id": value.id})
+        return qs.filter(
+            **{f"{self.field_name}__aliases__type": value.alias_type, f"{self.field_name}__aliases__code": value.code}
+        )
 
 
 class ApiFilterSet(FilterSet):

@@ -67,73 +67,10 @@ class TenantAutoSchema(AutoSchema):
         action = self._action()
         fieldset = getattr(self.view, "fieldset", None)
         if fieldset is not None and action in ("list", "retrieve"):
-            parameters += [
-                OpenApiParameter(
-                    "fields",
-                    {"type": "array", "items": {"type": "string", "enum": list(fieldset.names)}},
-                    style="form",
-                    explode=False,
-                    description="Comma-separated fields to return (`id` is always returned). Default: the core "
-                    f"fields ({', '.join(fieldset.core_names)}). Extended fields: "
-                    f"{', '.join(fieldset.extended_names)}. An unknown name is a 400 listing the valid ones.",
-                ),
-                OpenApiParameter(
-                    "include",
-                    OpenApiTypes.STR,
-                    enum=["extended"],
-                    description="`extended` returns every field, core and extended.",
-                ),
-            ]
+            parameters += _field_parameters(fieldset)
         if action == "list":
-            ordering = list(self.view.ordering_fields)
-            parameters += [
-                OpenApiParameter(
-                    "orderBy",
-                    OpenApiTypes.STR,
-                    enum=ordering,
-                    default=self.view.default_ordering,
-                    description="Sort key; `id` is always the final tie-breaker so pages are stable.",
-                ),
-                OpenApiParameter(
-                    "order",
-                    OpenApiTypes.STR,
-                    enum=["ASC", "DESC"],
-                    default="DESC",
-                    description="Sort direction (case-insensitive).",
-                ),
-                OpenApiParameter(
-                    "X-Total-Count",
-                    OpenApiTypes.INT,
-                    location=OpenApiParameter.HEADER,
-                    response=[200],
-                    description="Number of rows matching the filters, regardless of the page.",
-                ),
-                OpenApiParameter(
-                    "Link",
-                    OpenApiTypes.STR,
-                    location=OpenApiParameter.HEADER,
-                    response=[200],
-                    description='RFC 8288 links to the neighbouring pages: `<url>; rel="next"`, `<url>; rel="prev"` '
-                    "(each only when that page exists).",
-                ),
-            ]
-        parameters += [
-            OpenApiParameter(
-                "WWW-Authenticate",
-                OpenApiTypes.STR,
-                location=OpenApiParameter.HEADER,
-                response=[401],
-                description='`Bearer realm="api"`',
-            ),
-            OpenApiParameter(
-                "Retry-After",
-                OpenApiTypes.INT,
-                location=OpenApiParameter.HEADER,
-                response=[429],
-                description="Seconds to wait before retrying.",
-            ),
-        ]
-        return parameters
+            parameters += _list_parameters(self.view)
+        return parameters + _error_header_parameters()
 
     def _error_codes(self) -> tuple[int, ...]:
         action = self._action()
@@ -154,3 +91,80 @@ class TenantAutoSchema(AutoSchema):
                     direction=direction,
                 )
         return dict(sorted(bodies.items()))
+
+
+def _field_parameters(fieldset) -> list[OpenApiParameter]:
+    """``fields`` and ``include`` (list and retrieve)."""
+    return [
+        OpenApiParameter(
+            "fields",
+            {"type": "array", "items": {"type": "string", "enum": list(fieldset.names)}},
+            style="form",
+            explode=False,
+            description="Comma-separated fields to return (`id` is always returned). Default: the core "
+            f"fields ({', '.join(fieldset.core_names)}). Extended fields: "
+            f"{', '.join(fieldset.extended_names)}. An unknown name is a 400 listing the valid ones.",
+        ),
+        OpenApiParameter(
+            "include",
+            OpenApiTypes.STR,
+            enum=["extended"],
+            description="`extended` returns every field, core and extended.",
+        ),
+    ]
+
+
+def _list_parameters(view) -> list[OpenApiParameter]:
+    """Ordering and the pagination headers (list)."""
+    ordering = list(view.ordering_fields)
+    return [
+        OpenApiParameter(
+            "orderBy",
+            OpenApiTypes.STR,
+            enum=ordering,
+            default=view.default_ordering,
+            description="Sort key; `id` is always the final tie-breaker so pages are stable.",
+        ),
+        OpenApiParameter(
+            "order",
+            OpenApiTypes.STR,
+            enum=["ASC", "DESC"],
+            default="DESC",
+            description="Sort direction (case-insensitive).",
+        ),
+        OpenApiParameter(
+            "X-Total-Count",
+            OpenApiTypes.INT,
+            location=OpenApiParameter.HEADER,
+            response=[200],
+            description="Number of rows matching the filters, regardless of the page.",
+        ),
+        OpenApiParameter(
+            "Link",
+            OpenApiTypes.STR,
+            location=OpenApiParameter.HEADER,
+            response=[200],
+            description='RFC 8288 links to the neighbouring pages: `<url>; rel="next"`, `<url>; rel="prev"` '
+            "(each only when that page exists).",
+        ),
+    ]
+
+
+def _error_header_parameters() -> list[OpenApiParameter]:
+    """The headers of a 401 and a 429 (every operation)."""
+    return [
+        OpenApiParameter(
+            "WWW-Authenticate",
+            OpenApiTypes.STR,
+            location=OpenApiParameter.HEADER,
+            response=[401],
+            description='`Bearer realm="api"`',
+        ),
+        OpenApiParameter(
+            "Retry-After",
+            OpenApiTypes.INT,
+            location=OpenApiParameter.HEADER,
+            response=[429],
+            description="Seconds to wait before retrying.",
+        ),
+    ]

@@ -28,6 +28,7 @@ from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework import serializers
 from rest_framework.exceptions import NotAuthenticated, NotFound, ValidationError
 from rest_framework.response import Response
+from rest_framework.views import APIView
 from rest_framework.viewsets import GenericViewSet
 
 from api.authentication import ApiKeyAuthentication
@@ -198,6 +199,28 @@ class TenantReadOnlyViewSet(GenericViewSet):
         if not rows:
             raise NotFound(f"{self.fieldset.name} {pk} not found.")
         return Response(rows[0])
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        response["Access-Control-Expose-Headers"] = EXPOSED_HEADERS
+        return response
+
+
+class TenantAPIView(APIView):
+    """A write endpoint of the key's organization (``POST /distributors/credit-metric``): the same key, scope
+    and throttle checks as the read-only viewsets; ``organization`` is the key's, the only tenant it may touch."""
+
+    authentication_classes = [ApiKeyAuthentication]
+    permission_classes = [HasApiKeyScope]
+    throttle_classes = [ApiKeyRateThrottle]
+    schema = TenantAutoSchema()
+    required_scope: ClassVar[str] = "read"
+
+    @property
+    def organization(self):
+        if _organization_id(self) is None:
+            raise NotAuthenticated()
+        return self.request.auth.organization
 
     def finalize_response(self, request, response, *args, **kwargs):
         response = super().finalize_response(request, response, *args, **kwargs)

@@ -20,8 +20,9 @@ class CollaboratorRef:
     code: str | None = None
 
 
-def parse_collaborator_ref(value: str | int) -> CollaboratorRef | None:
-    """The ref ``value`` names, or ``None`` when it names nothing (empty, malformed, out of range, control chars)."""
+def parse_collaborator_ref(value: str | int, *, max_length: int | None = MAX_REF_LENGTH) -> CollaboratorRef | None:
+    """The ref ``value`` names, or ``None`` when it names nothing (empty, malformed, out of range, control
+    characters, longer than ``max_length``)."""
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
@@ -29,7 +30,7 @@ def parse_collaborator_ref(value: str | int) -> CollaboratorRef | None:
     if not isinstance(value, str):
         return None
     text = value.strip()
-    if not text or len(text) > MAX_REF_LENGTH or not text.isprintable():
+    if not text or (max_length is not None and len(text) > max_length) or not text.isprintable():
         return None
     if text.isascii() and text.isdigit():
         number = int(text) if len(text) <= 19 else MAX_ID + 1

@@ -1,14 +1,42 @@
+"""The route table: the admin and /api/v1/ (the three resources, credit-metric, the schema and the docs).
+
+Resource paths take an optional trailing slash (``/distributions`` and ``/distributions/`` both answer,
+without a redirect). Anything else under /api/v1/ is a JSON 404.
+"""
+
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from django.views.generic import RedirectView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from api.docs import docs_asset
+from api.errors import api_not_found
+from api.routers import OptionalSlashRouter
+from distributions.api.views import DistributionViewSet, DistributorViewSet
+from metrics.api.views import CreditMetricView
+from obligations.api.views import ObligationViewSet
 
 admin.site.site_header = "Distribution engine"
 admin.site.site_title = "Distribution engine"
 
+router = OptionalSlashRouter()
+router.register("distributions", DistributionViewSet, basename="distribution")
+router.register("distributors", DistributorViewSet, basename="distributor")
+router.register("obligations", ObligationViewSet, basename="obligation")
+
+api_patterns = [
+    re_path(r"^distributors/credit-metric/?$", CreditMetricView.as_view(), name="distributor-credit-metric"),
+    *router.urls,
+    re_path(r"^schema/?$", SpectacularAPIView.as_view(), name="api-schema"),
+    re_path(r"^docs/?$", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    re_path(r"^docs/assets/(?P<path>swagger-ui-dist/.+)$", docs_asset, name="api-docs-assets"),
+    re_path(r"", api_not_found),
+]
+
 urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
     path("admin/", admin.site.urls),
-    path("api/v1/", include("api.urls")),
+    path("api/v1/", include(api_patterns)),
 ]
 
 # JSON 404/500 on /api/ paths (Django's own pages elsewhere); only used with DEBUG off.

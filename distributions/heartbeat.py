@@ -46,8 +46,8 @@ from django.utils import timezone
 
 from distributions import trigger
 from distributions.models import Distribution, EngineRun, EngineRunStatus
-from distributions.selectors import distributions_due, distributors_without_pending
-from distributions.services import distribution_missing_period, distribution_open_missing
+from distributions.selectors import distribution_missing_period, distributions_due, distributors_without_pending
+from distributions.services import distribution_open_missing
 from distributions.trigger import DistributionPlan
 from distributors.models import Distributor
 from organizations.models import Organization

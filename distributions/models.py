@@ -4,7 +4,7 @@ from django.db.models import F, Q
 from collaborators.models import Collaborator
 from distributors.models import Distributor
 from lifecycle import LifecycleModelMixin, StatusLifecycle
-from obligations.models import Obligation, ObligationStatus
+from obligations.models import Obligation
 from organizations.models import Organization
 
 
@@ -90,7 +90,7 @@ class Distribution(LifecycleModelMixin, models.Model):
 class Allocation(models.Model):
     """One collaborator's share of a triggered distribution, owed through exactly one obligation.
 
-    ``status`` mirrors the obligation's; the obligation services update both together.
+    Its status is its obligation's (``allocation.obligation.status``): one row holds it, nothing to keep in step.
     """
 
     # No single-column indexes on organization and distribution: the composite indexes below start with
@@ -102,7 +102,6 @@ class Allocation(models.Model):
     value = models.BigIntegerField()
     score = models.BigIntegerField()
     rank = models.PositiveIntegerField()
-    status = models.CharField(max_length=16, choices=ObligationStatus.choices, default=ObligationStatus.PENDING)
 
     class Meta:
         constraints = [
@@ -110,7 +109,6 @@ class Allocation(models.Model):
             models.CheckConstraint(condition=Q(value__gt=0), name="allocation_value_positive"),
             models.CheckConstraint(condition=Q(score__gte=0), name="allocation_score_nonneg"),
             models.CheckConstraint(condition=Q(rank__gte=1), name="allocation_rank_positive"),
-            models.CheckConstraint(condition=Q(status__in=ObligationStatus.values), name="allocation_status_valid"),
         ]
         indexes = [models.Index(fields=["organization", "collaborator"], name="allocation_org_collab_idx")]
 

@@ -6,6 +6,31 @@ from django.db.models import Exists, OuterRef, QuerySet
 
 from distributions.models import Distribution, DistributionStatus
 from distributors.models import Distributor, DistributorStatus
+from distributors.schedules import next_trigger_after
+
+
+def distribution_next_trigger(*, distributor: Distributor, after: datetime) -> datetime:
+    """The trigger date of the period that starts at ``after``, from the schedule in the organization's zone."""
+    return next_trigger_after(
+        distributor.schedule, tz=distributor.organization.tzinfo, anchor=distributor.starts_at, after=after
+    )
+
+
+def distribution_missing_period(*, distributor: Distributor) -> tuple[datetime, datetime, int]:
+    """``(period_start, trigger_date, rolled_over)`` of the period to open for a distributor with none pending.
+
+    Its first period (from ``starts_at``) when it never had one; otherwise (a repair: history but nothing
+    pending, which the engine itself never leaves behind) the period after its latest one, carrying in what
+    that one carried forward. Reads only, so the dry run can show what would be opened.
+    """
+    latest = (
+        Distribution.objects.filter(distributor=distributor)
+        .order_by("-trigger_date")
+        .values_list("trigger_date", "carried_forward")
+        .first()
+    )
+    period_start, rolled_over = latest if latest else (distributor.starts_at, 0)
+    return period_start, distribution_next_trigger(distributor=distributor, after=period_start), rolled_over
 
 
 def distributions_due(

@@ -1,23 +1,35 @@
-"""Writes on distributions: opening periods, following obligations, cancelling.
+"""Writes on distributions: opening periods, following obligations, cancelling; and the use cases that span
+the apps below, orchestrated here because only this app may move a distribution.
 
-The trigger itself lives in ``distributions.engine`` (pure arithmetic) and ``distributions.trigger``.
+- A distributor's saves and status moves (``distributor_save_with_periods``,
+  ``distributor_set_status_with_periods``): an active distributor has its open period, a deleted one's is
+  cancelled.
+- Obligations, payouts and fulfillments settling (``obligations_transition_and_follow``,
+  ``payouts_mark_paid_and_follow``, ``payouts_mark_unpaid_and_follow``, ``fulfillment_export_and_follow``):
+  the obligations app moves its rows, then each distribution concerned follows, in the same transaction and
+  after the obligations' locks (the one lock order: fulfillments → payouts → obligations → distributions).
+
+The admin, the commands and the demo call these; the trigger itself lives in ``distributions.engine`` (pure
+arithmetic) and ``distributions.trigger``.
 """
 
 from collections.abc import Iterable
-from datetime import datetime
 
 from django.db import IntegrityError, transaction
 
 from distributions.models import Allocation, Distribution, DistributionStatus
-from distributors.models import Distributor
-from distributors.schedules import next_trigger_after
-from obligations.models import OPEN_OBLIGATION_STATUSES
-
-
-def distribution_next_trigger(*, distributor: Distributor, after: datetime) -> datetime:
-    return next_trigger_after(
-        distributor.schedule, tz=distributor.organization.tzinfo, anchor=distributor.starts_at, after=after
-    )
+from distributions.selectors import distribution_missing_period, distribution_next_trigger
+from distributors.models import Distributor, DistributorStatus
+from distributors.services import distributor_save, distributor_set_status
+from obligations.models import OPEN_OBLIGATION_STATUSES, Obligation, Payout
+from obligations.services import (
+    FulfillmentExport,
+    fulfillment_export,
+    obligations_transition,
+    payout_mark_paid,
+    payout_mark_unpaid,
+)
+from organizations.models import Organization
 
 
 def distribution_open_first(*, distributor: Distributor) -> Distribution | None:
@@ -32,23 +44,6 @@ def distribution_open_first(*, distributor: Distributor) -> Distribution | None:
             period_start=distributor.starts_at,
             trigger_date=distribution_next_trigger(distributor=distributor, after=distributor.starts_at),
         )
-
-
-def distribution_missing_period(*, distributor: Distributor) -> tuple[datetime, datetime, int]:
-    """``(period_start, trigger_date, rolled_over)`` of the period to open for a distributor with none pending.
-
-    Its first period (from ``starts_at``) when it never had one; otherwise (a repair: history but nothing
-    pending, which the engine itself never leaves behind) the period after its latest one, carrying in what
-    that one carried forward. Reads only, so the dry run can show what would be opened.
-    """
-    latest = (
-        Distribution.objects.filter(distributor=distributor)
-        .order_by("-trigger_date")
-        .values_list("trigger_date", "carried_forward")
-        .first()
-    )
-    period_start, rolled_over = latest if latest else (distributor.starts_at, 0)
-    return period_start, distribution_next_trigger(distributor=distributor, after=period_start), rolled_over
 
 
 def distribution_open_missing(*, distributor: Distributor) -> Distribution | None:
@@ -122,3 +117,79 @@ def distributions_follow_obligations(*, distribution_ids: Iterable[int]) -> None
         if distribution.status != target:
             distribution.transition_to(target)
             distribution.save(update_fields=["status", "modified_at"])
+
+
+# --------------------------------------------------------------------------- use cases spanning the apps
+
+
+def distributor_save_with_periods(*, distributor: Distributor) -> Distributor:
+    """Validate and save a distributor, and make sure an active one has its open period."""
+    with transaction.atomic():
+        distributor_save(distributor=distributor)
+        if distributor.status == DistributorStatus.ACTIVE:
+            distribution_open_first(distributor=distributor)
+    return distributor
+
+
+def distributor_set_status_with_periods(*, distributor: Distributor, status: str) -> Distributor:
+    """Move a distributor through its lifecycle; its periods follow.
+
+    Inactive keeps the pending period (it triggers, catching up, once reactivated); deleted cancels it.
+    """
+    with transaction.atomic():
+        locked = distributor_set_status(distributor=distributor, status=status)
+        if status == DistributorStatus.DELETED:
+            distribution_cancel_pending(distributor=locked)
+        elif status == DistributorStatus.ACTIVE:
+            distribution_open_first(distributor=locked)
+    return locked
+
+
+def _follow_obligations(obligation_ids: Iterable[int]) -> None:
+    ids = list(obligation_ids)
+    if not ids:
+        return
+    distribution_ids = set(
+        Allocation.objects.filter(obligation_id__in=ids).order_by().values_list("distribution_id", flat=True)
+    )
+    distributions_follow_obligations(distribution_ids=distribution_ids)
+
+
+def _obligations_of_payouts(payouts: Iterable[Payout]) -> list[int]:
+    return list(Obligation.objects.filter(payout__in=[p.pk for p in payouts]).values_list("pk", flat=True))
+
+
+def obligations_transition_and_follow(*, obligation_ids: Iterable[int], status: str) -> list[Obligation]:
+    """``obligations.services.obligations_transition``, then the distributions concerned follow."""
+    with transaction.atomic():
+        moved = obligations_transition(obligation_ids=obligation_ids, status=status)
+        _follow_obligations(obligation.pk for obligation in moved)
+    return moved
+
+
+def payouts_mark_paid_and_follow(*, payouts: Iterable[Payout | int]) -> list[Payout]:
+    """``obligations.services.payout_mark_paid``, then the distributions concerned follow (complete once no
+    obligation is open)."""
+    with transaction.atomic():
+        paid = payout_mark_paid(payouts=payouts)
+        _follow_obligations(_obligations_of_payouts(paid))
+    return paid
+
+
+def payouts_mark_unpaid_and_follow(*, payouts: Iterable[Payout | int]) -> list[Payout]:
+    """``obligations.services.payout_mark_unpaid``, then the distributions concerned reopen."""
+    with transaction.atomic():
+        unpaid = payout_mark_unpaid(payouts=payouts)
+        _follow_obligations(_obligations_of_payouts(unpaid))
+    return unpaid
+
+
+def fulfillment_export_and_follow(
+    *, fulfillment_id: int, organization: Organization | None = None, mark_paid: bool = False
+) -> FulfillmentExport:
+    """``obligations.services.fulfillment_export``; with ``mark_paid`` the distributions concerned follow."""
+    with transaction.atomic():
+        export = fulfillment_export(fulfillment_id=fulfillment_id, organization=organization, mark_paid=mark_paid)
+        if mark_paid and export.marked_paid:
+            _follow_obligations(_obligations_of_payouts(export.fulfillment.payouts.all()))
+    return export

@@ -27,7 +27,7 @@ Decisions, where the design is silent:
   without it, it stays ``unallocated``. ``pool = value + unallocated + carried_forward`` is a database
   constraint.
 - **Status.** ``processing`` when the trigger created obligations (they start as the distributor's
-  ``obligation_start_status``; allocations mirror it), ``complete`` when it paid nothing.
+  ``obligation_start_status``; an allocation's status is its obligation's), ``complete`` when it paid nothing.
 - **Times.** ``triggered_at`` and the obligations' timestamps are the real wall-clock time of the write;
   ``--now`` only decides what is due (the engine run records it as ``as_of``).
 - **Bulk write.** On PostgreSQL, obligations and allocations are written by a single statement: a
@@ -62,9 +62,9 @@ from django.utils import timezone
 from collaborators.models import CollaboratorStatus
 from distributions.engine.splits import TOP_N, ScoredCollaborator, Share, split_pool
 from distributions.models import Allocation, Distribution, DistributionStatus
-from distributions.selectors import distributions_due
-from distributions.services import distribution_next_trigger
+from distributions.selectors import distribution_next_trigger, distributions_due
 from distributors.models import Distributor, Eligibility, PoolResolver, RevenueEntry
+from distributors.services import distributor_mark_distributed
 from metrics.models import MetricCredit
 from obligations.models import AwardType, Obligation
 
@@ -289,17 +289,18 @@ def distribution_lock_next_due(
 ) -> Distribution | None:
     """Lock and return the oldest due distribution no other run holds; call inside ``transaction.atomic``.
 
-    PostgreSQL: ``FOR UPDATE OF <distribution> SKIP LOCKED``, so concurrent heartbeats each take a
-    different distribution, and a distribution another run triggered meanwhile no longer matches
-    ``pending`` when its row is re-read. SQLite has no row locks; the project opens its transactions
-    with ``BEGIN IMMEDIATE``, so a second heartbeat waits for the first to commit and then sees the
-    distribution triggered.
+    PostgreSQL: ``FOR UPDATE OF <distribution>, <distributor> SKIP LOCKED``, so concurrent heartbeats each
+    take a different distribution, a distribution another run triggered meanwhile no longer matches
+    ``pending`` when its row is re-read, and a period whose distributor a credit is holding
+    (``distributors_hold_for_credit``: ``FOR KEY SHARE``) is skipped until that credit has committed.
+    SQLite has no row locks; the project opens its transactions with ``BEGIN IMMEDIATE``, so a second
+    heartbeat waits for the first to commit and then sees the distribution triggered.
     """
     due = distributions_due(as_of=as_of, organization_id=organization_id, distributor_id=distributor_id)
     if exclude_ids:
         due = due.exclude(pk__in=exclude_ids)
     return (
-        due.select_for_update(skip_locked=True, of=("self",))
+        due.select_for_update(skip_locked=True, of=("self", "distributor"))
         .select_related("distributor", "distributor__organization")
         .first()
     )
@@ -330,9 +331,9 @@ def _write_shares_postgresql(*, plan: DistributionPlan, distribution_id: int, no
             INSERT INTO {connection.ops.quote_name(allocation.db_table)} (
                 {col(allocation, "organization")}, {col(allocation, "distribution")}, {col(allocation, "obligation")},
                 {col(allocation, "collaborator")}, {col(allocation, "value")}, {col(allocation, "score")},
-                {col(allocation, "rank")}, {col(allocation, "status")}
+                {col(allocation, "rank")}
             )
-            SELECT %s, %s, obligation.id, share.collaborator_id, share.value, share.score, share.rank, %s
+            SELECT %s, %s, obligation.id, share.collaborator_id, share.value, share.score, share.rank
             FROM share JOIN obligation ON obligation.collaborator_id = share.collaborator_id
             ORDER BY share.position
         )
@@ -353,7 +354,6 @@ def _write_shares_postgresql(*, plan: DistributionPlan, distribution_id: int, no
         now,
         plan.organization_id,
         distribution_id,
-        plan.obligation_status,
         connection.ops.quote_name(obligation.db_table),
     ]
     with connection.cursor() as cursor:
@@ -392,7 +392,6 @@ def _write_shares_bulk_create(*, plan: DistributionPlan, distribution_id: int, n
             value=share.value,
             score=share.score,
             rank=share.rank,
-            status=plan.obligation_status,
         )
         for share, obligation in zip(plan.shares, obligations, strict=True)
     )
@@ -429,6 +428,7 @@ def distribution_plan_write(*, distribution: Distribution, plan: DistributionPla
     )
     if updated != 1:
         raise DistributionAlreadyTriggered(f"Distribution {distribution.pk} is no longer pending.")
+    distributor_mark_distributed(distributor_id=plan.distributor_id, through=plan.trigger_date)
     distribution.pool, distribution.value = plan.pool, plan.value
     distribution.unallocated, distribution.carried_forward = plan.unallocated, plan.carried_forward
     distribution.triggered_at = distribution.modified_at = now

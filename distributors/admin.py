@@ -30,8 +30,9 @@ class DistributorForm(forms.ModelForm):
         return cleaned
 
 
-@admin.register(Distributor)
 class DistributorAdmin(admin.ModelAdmin):
+    """Registered by ``distributions.admin`` (with the periods)."""
+
     form = DistributorForm
     list_display = [
         "name",
@@ -80,19 +81,28 @@ class DistributorAdmin(admin.ModelAdmin):
         # would erase the distributions, allocations and credit ledger of past periods.
         return False
 
+    # The use cases behind the form and the actions; the admin registered (``distributions.admin``) adds the
+    # distributor's periods to them.
+    def save_distributor(self, distributor: Distributor) -> None:
+        distributor_save(distributor=distributor)
+
+    def set_distributor_status(self, distributor: Distributor, status: str) -> None:
+        distributor_set_status(distributor=distributor, status=status)
+
     def save_model(self, request, obj, form, change):
-        obj.save()
+        if not change:  # the eligible collaborators need its id; an existing one is saved by save_distributor
+            obj.save()
 
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
         # The first period opens once the metric types and eligibility are in place.
-        distributor_save(distributor=form.instance)
+        self.save_distributor(form.instance)
 
     def _set_status(self, request, queryset, status):
         moved = 0
         for distributor in queryset:
             try:
-                distributor_set_status(distributor=distributor, status=status)
+                self.set_distributor_status(distributor, status)
                 moved += 1
             except ValidationError as exc:
                 self.message_user(request, f"{distributor}: {exc.messages[0]}", messages.ERROR)

@@ -41,9 +41,6 @@ class ObligationStart(models.TextChoices):
     APPROVED = "approved"
 
 
-SCHEDULE_PRESETS = ("daily", "weekly", "monthly", "quarterly")
-
-
 def validate_schedule(value: str) -> None:
     from distributors.schedules import parse_schedule
 
@@ -107,6 +104,12 @@ class Distributor(LifecycleModelMixin, models.Model):
         help_text="daily, weekly, monthly, quarterly, or an RFC 5545 rule such as 'RRULE:FREQ=WEEKLY;BYDAY=FR'.",
     )
     starts_at = models.DateTimeField(help_text="Start of the first period.")
+    distributed_through = models.DateTimeField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="Trigger date of the latest triggered period: credits at or before it can no longer count.",
+    )
 
     created_at = models.DateTimeField(auto_now_add=True)
     modified_at = models.DateTimeField(auto_now=True)

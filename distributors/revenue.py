@@ -23,8 +23,8 @@ from datetime import UTC, datetime
 from typing import TextIO
 
 from django.db import IntegrityError, transaction
-from django.utils import timezone
 
+from clock import InstantError, iso_utc, parse_instant
 from distributors.models import RevenueEntry
 from distributors.units import normalize_units, to_major, to_minor
 from organizations.models import Organization
@@ -66,17 +66,13 @@ class RevenueRow:
             return "units", entry.units, self.units
         if self.amount != entry.amount:
             return "amount", to_major(entry.amount, entry.units), to_major(self.amount, self.units)
-        return "occurredAt", _iso(entry.occurred_at), _iso(self.occurred_at)
+        return "occurredAt", iso_utc(entry.occurred_at), iso_utc(self.occurred_at)
 
 
 @dataclass(frozen=True)
 class RevenueImportResult:
     created: int
     skipped: int
-
-
-def _iso(value: datetime) -> str:
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def revenue_csv_rows(file: TextIO) -> Iterator[tuple[int, dict[str, str]]]:
@@ -124,17 +120,10 @@ def _parse_row(line: int, raw: dict[str, str]) -> RevenueRow:
         )
     if amount > MAX_AMOUNT:
         raise RevenueImportError(f"'{raw['amount']}' is too large.", line=line, column="amount")
-    text = raw["occurredAt"].strip()
     try:
-        occurred_at = datetime.fromisoformat(text)
-    except ValueError:
-        raise RevenueImportError(
-            f"'{text}' is not an ISO 8601 date-time such as 2026-03-01T12:00:00Z.", line=line, column="occurredAt"
-        ) from None
-    if timezone.is_naive(occurred_at):
-        raise RevenueImportError(
-            f"'{text}' has no time zone; write e.g. {text}Z or {text}+01:00.", line=line, column="occurredAt"
-        )
+        occurred_at = parse_instant(raw["occurredAt"])
+    except InstantError as exc:
+        raise RevenueImportError(str(exc), line=line, column="occurredAt") from None
     reference = raw["reference"].strip()
     if not reference:
         raise RevenueImportError("the reference is empty.", line=line, column="reference")
@@ -145,8 +134,16 @@ def _parse_row(line: int, raw: dict[str, str]) -> RevenueRow:
     return RevenueRow(line, amount, units, occurred_at.astimezone(UTC), reference)
 
 
-def revenue_import(*, organization: Organization, rows: Iterable[tuple[int, dict[str, str]]]) -> RevenueImportResult:
-    """Validate every row, then store the new entries in one transaction; a bad row imports nothing."""
+def _raise_first(errors: list[RevenueImportError]) -> None:
+    if errors:
+        errors.sort(key=lambda error: error.line or 0)
+        first = errors[0]
+        raise RevenueImportError(first.message, line=first.line, column=first.column, more=len(errors) - 1)
+
+
+def _parse_rows(rows: Iterable[tuple[int, dict[str, str]]]) -> tuple[dict[str, RevenueRow], int]:
+    """Every row parsed, keyed by reference, and how many repeated an earlier row of the file; every bad row
+    is collected and the first one raised."""
     parsed: dict[str, RevenueRow] = {}
     errors: list[RevenueImportError] = []
     skipped = 0
@@ -170,41 +167,53 @@ def revenue_import(*, organization: Organization, rows: Iterable[tuple[int, dict
                     column=column,
                 )
             )
-    if errors:
-        first = errors[0]
-        raise RevenueImportError(first.message, line=first.line, column=first.column, more=len(errors) - 1)
+    _raise_first(errors)
+    return parsed, skipped
 
+
+def _stored_entries(organization: Organization, references: list[str]) -> dict[str, RevenueEntry]:
+    stored: dict[str, RevenueEntry] = {}
+    for start in range(0, len(references), LOOKUP_CHUNK):
+        chunk = references[start : start + LOOKUP_CHUNK]
+        stored.update(
+            (entry.reference, entry)
+            for entry in RevenueEntry.objects.filter(organization=organization, reference__in=chunk)
+        )
+    return stored
+
+
+def _new_rows(parsed: dict[str, RevenueRow], stored: dict[str, RevenueEntry]) -> tuple[list[RevenueRow], int]:
+    """The rows not stored yet and how many were stored before with the same values; a reference stored with
+    other values is an error (the first raised)."""
+    new: list[RevenueRow] = []
+    errors: list[RevenueImportError] = []
+    skipped = 0
+    for reference, row in parsed.items():
+        entry = stored.get(reference)
+        if entry is None:
+            new.append(row)
+        elif row.same_values(entry):
+            skipped += 1
+        else:
+            column, before, now = row.first_difference(entry)
+            errors.append(
+                RevenueImportError(
+                    f"reference '{reference}' was imported before with {column} {before}; this row says {now}.",
+                    line=row.line,
+                    column=column,
+                )
+            )
+    _raise_first(errors)
+    return new, skipped
+
+
+def revenue_import(*, organization: Organization, rows: Iterable[tuple[int, dict[str, str]]]) -> RevenueImportResult:
+    """Validate every row, then store the new entries in one transaction; a bad row imports nothing."""
+    parsed, skipped_in_file = _parse_rows(rows)
     try:
         with transaction.atomic():
             Organization.objects.select_for_update().filter(pk=organization.pk).first()
-            references = list(parsed)
-            stored: dict[str, RevenueEntry] = {}
-            for start in range(0, len(references), LOOKUP_CHUNK):
-                chunk = references[start : start + LOOKUP_CHUNK]
-                stored.update(
-                    (entry.reference, entry)
-                    for entry in RevenueEntry.objects.filter(organization=organization, reference__in=chunk)
-                )
-            new = []
-            for reference, row in parsed.items():
-                entry = stored.get(reference)
-                if entry is None:
-                    new.append(row)
-                elif row.same_values(entry):
-                    skipped += 1
-                else:
-                    column, before, now = row.first_difference(entry)
-                    errors.append(
-                        RevenueImportError(
-                            f"reference '{reference}' was imported before with {column} {before}; this row says {now}.",
-                            line=row.line,
-                            column=column,
-                        )
-                    )
-            if errors:
-                errors.sort(key=lambda error: error.line or 0)
-                first = errors[0]
-                raise RevenueImportError(first.message, line=first.line, column=first.column, more=len(errors) - 1)
+            new, skipped_stored = _new_rows(parsed, _stored_entries(organization, list(parsed)))
             RevenueEntry.objects.bulk_create(
                 (
                     RevenueEntry(
@@ -222,4 +231,4 @@ def revenue_import(*, organization: Organization, rows: Iterable[tuple[int, dict
         raise RevenueImportError(
             "another import stored some of these references at the same moment; run the import again."
         ) from None
-    return RevenueImportResult(created=len(new), skipped=skipped)
+    return RevenueImportResult(created=len(new), skipped=skipped_in_file + skipped_stored)

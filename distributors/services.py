@@ -1,31 +1,47 @@
-from django.db import transaction
+"""Writes on distributors. Their periods are the distributions app's: it wraps these in
+``distributions.services.distributor_save_with_periods`` / ``distributor_set_status_with_periods``, which the
+admin and the demo call, so that an active distributor always has its open period."""
 
-from distributions.services import distribution_cancel_pending, distribution_open_first
-from distributors.models import Distributor, DistributorStatus
+from datetime import datetime
+
+from django.db import transaction
+from django.db.models import Q
+
+from distributors.models import Distributor
+
+# Written only by the engine (``distributor_mark_distributed``); a staff save must never put back a stale value.
+_ENGINE_FIELDS = {"distributed_through"}
 
 
 def distributor_save(*, distributor: Distributor) -> Distributor:
-    """Validate and save a distributor, and make sure an active one has its open period."""
+    """Validate and save a distributor (its eligible collaborators are saved by the caller's form)."""
     distributor.full_clean(exclude=["eligible_collaborators"])
     with transaction.atomic():
-        distributor.save()
-        if distributor.status == DistributorStatus.ACTIVE:
-            distribution_open_first(distributor=distributor)
+        if distributor.pk is None or distributor._state.adding:
+            distributor.save()
+        else:
+            fields = [
+                f.name
+                for f in Distributor._meta.concrete_fields
+                if not f.primary_key and f.name not in _ENGINE_FIELDS and f.name != "created_at"
+            ]
+            distributor.save(update_fields=fields)
     return distributor
 
 
 def distributor_set_status(*, distributor: Distributor, status: str) -> Distributor:
-    """Move a distributor through its lifecycle.
-
-    Inactive keeps the pending period (it triggers, catching up, once reactivated); deleted cancels it.
-    """
+    """Move a distributor through its lifecycle (locked; the caller's transaction, if any, holds the lock)."""
     with transaction.atomic():
         locked = Distributor.objects.select_for_update().get(pk=distributor.pk)
         locked.transition_to(status)
         locked.save(update_fields=["status", "modified_at"])
-        if status == DistributorStatus.DELETED:
-            distribution_cancel_pending(distributor=locked)
-        elif status == DistributorStatus.ACTIVE:
-            distribution_open_first(distributor=locked)
     distributor.status = locked.status
     return locked
+
+
+def distributor_mark_distributed(*, distributor_id: int, through: datetime) -> None:
+    """Record that the distributor's periods up to ``through`` are distributed (the engine, in the trigger's
+    transaction): credits at or before it are refused from then on. Never moves backwards."""
+    Distributor.objects.filter(
+        Q(distributed_through__isnull=True) | Q(distributed_through__lt=through), pk=distributor_id
+    ).update(distributed_through=through)

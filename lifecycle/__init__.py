@@ -34,9 +34,6 @@ class StatusLifecycle:
     def allowed_from(self, current: str) -> frozenset[str]:
         return self.moves.get(current, frozenset())
 
-    def sources_of(self, target: str) -> list[str]:
-        return sorted(source for source, targets in self.moves.items() if target in targets)
-
     def check(self, model_name: str, current: str, target: str) -> None:
         if target not in self.allowed_from(current):
             raise IllegalTransition(model_name, current, target, self.allowed_from(current))

@@ -17,24 +17,20 @@ from django.urls import path, reverse
 
 from collaborators.models import Collaborator
 from distributors.models import Distributor
-from metrics.models import CreditRequest, CreditSource, MetricCredit
-from metrics.services import MAX_QUANTITY, CreditRefused, metric_credit
+from metrics.models import MAX_CREDIT_QUANTITY, CreditRequest, CreditSource, MetricCredit
+from metrics.services import CreditRefused, metric_credit
 from organizations.admin import ReadOnlyAdminMixin
 from organizations.models import Organization
 
-FORM_FIELD_OF_API_FIELD = {
-    "collaboratorId": "collaborator",
-    "metricType": "metric_type",
-    "quantity": "quantity",
-    "distributorId": "distributor",
-}
+# The service's refusals name its inputs; those the form shows (the others are form-wide errors).
+FORM_FIELDS = {"collaborator", "metric_type", "quantity", "distributor"}
 
 
 class CreditMetricForm(forms.Form):
     organization = forms.ModelChoiceField(Organization.objects.all())
     collaborator = forms.ModelChoiceField(Collaborator.objects.all(), help_text="Search by name, email or alias.")
     metric_type = forms.SlugField(max_length=50, initial="manual")
-    quantity = forms.IntegerField(min_value=1, max_value=MAX_QUANTITY, initial=1)
+    quantity = forms.IntegerField(min_value=1, max_value=MAX_CREDIT_QUANTITY, initial=1)
     distributor = forms.ModelChoiceField(
         Distributor.objects.all(),
         required=False,
@@ -113,17 +109,16 @@ class MetricCreditAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
                         idempotency_key=data["idempotency_key"] or None,
                     )
                 except CreditRefused as exc:
-                    form.add_error(FORM_FIELD_OF_API_FIELD.get(exc.field or ""), exc.message)
+                    form.add_error(exc.field if exc.field in FORM_FIELDS else None, exc.message)
                 else:
-                    response = outcome.response
-                    landed = ", ".join(f"distributor {c['distributorId']} +{c['points']}" for c in response["credits"])
+                    landed = ", ".join(f"distributor {c.distributor_id} +{c.points}" for c in outcome.credits)
                     if outcome.replayed:
                         self.message_user(request, "This form was already submitted; nothing more was credited.")
                     else:
                         self.message_user(
                             request,
-                            f"Credited {response['quantity']} × {response['metricType']} to "
-                            f"{data['collaborator']}: {landed} ({response['totalPoints']} points).",
+                            f"Credited {outcome.quantity} × {outcome.metric_type} to "
+                            f"{data['collaborator']}: {landed} ({outcome.total_points} points).",
                             messages.SUCCESS,
                         )
                     return redirect(reverse("admin:metrics_metriccredit_changelist"))

@@ -13,6 +13,9 @@ from collaborators.models import Collaborator
 from distributors.models import Distributor
 from organizations.models import Organization
 
+MAX_CREDIT_QUANTITY = 1_000_000
+"""The most units one credit may carry, in every interface (API, admin, command)."""
+
 
 class CreditSource(models.TextChoices):
     API = "api"
@@ -24,7 +27,8 @@ class CreditSource(models.TextChoices):
 class CreditRequest(models.Model):
     """One act of crediting (an API call, an admin save, a command run); holds its idempotency key.
 
-    The same key with the same body replays ``response``; the same key with another body is refused.
+    The same key with the same body replays the first outcome (its ledger rows); the same key with another
+    body is refused.
     """
 
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
@@ -32,7 +36,6 @@ class CreditRequest(models.Model):
     request_fingerprint = models.CharField(max_length=64)
     source = models.CharField(max_length=16, choices=CreditSource.choices)
     actor = models.CharField(max_length=200, blank=True, help_text="API key prefix, staff username or command.")
-    response = models.JSONField(default=dict)
     created_at = models.DateTimeField()
 
     class Meta:

@@ -12,11 +12,16 @@ Decisions (where the reference is silent):
   the collaborator is eligible for (``allActive``, or ``selected`` with the collaborator selected), or only
   on ``distributor_id`` when given. Landing nowhere is refused (the caller learns that nothing counted).
 - Only ``active`` collaborators earn; anything else is refused.
-- A back-dated credit whose instant falls in a period the engine already triggered is refused: it could
-  never count, and the allocation's recorded score would no longer match the ledger.
+- A back-dated credit whose instant falls in a period the engine already triggered (at or before the
+  distributor's ``distributed_through``) is refused: it could never count, and the allocation's recorded
+  score would no longer match the ledger.
+- Domain in, domain out: the outcome is the ledger rows; refusals name the domain input at fault
+  (``collaborator``, ``metric_type``, ``quantity``, ``distributor``, ``idempotency_key``, ``credited_at``),
+  and each interface (API, admin, command) maps those names to its own once.
 - Idempotency: the key is unique per organization. The fingerprint covers what the caller asked for
   (collaborator, metric type, quantity, distributor), not the instant, so a retry replays the first outcome
-  (``replayed=True``) and credits nothing; the same key with another body raises ``IdempotencyConflict``.
+  (``replayed=True``, rebuilt from the append-only ledger rows of the first request) and credits nothing;
+  the same key with another body raises ``IdempotencyConflict``.
   A refused request stores nothing, so retrying it with the same key is evaluated afresh. Concurrent requests
   with one key race on the unique constraint; the losers answer with the winner's outcome.
 """
@@ -24,25 +29,24 @@ Decisions (where the reference is silent):
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
-from django.db import IntegrityError, connection, transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from clock import iso_utc
 from collaborators.models import Collaborator, CollaboratorStatus
-from distributions.models import Distribution, DistributionStatus
-from distributors.models import Distributor, DistributorStatus, Eligibility, MetricType
-from metrics.models import CreditRequest, MetricCredit
+from distributors.models import Distributor, MetricType
+from distributors.selectors import credit_targets, distributors_hold_for_credit
+from metrics.models import MAX_CREDIT_QUANTITY, CreditRequest, MetricCredit
 from organizations.models import Organization
 
-MAX_QUANTITY = 2_147_483_647  # MetricCredit.quantity is a PositiveIntegerField.
 IDEMPOTENCY_KEY_MAX_LENGTH = CreditRequest._meta.get_field("idempotency_key").max_length
 ACTOR_MAX_LENGTH = CreditRequest._meta.get_field("actor").max_length
 
 
 class CreditRefused(Exception):
-    """The credit cannot be made; ``field`` names the input at fault (API name)."""
+    """The credit cannot be made; ``field`` names the domain input at fault (see the module docstring)."""
 
     def __init__(self, message: str, *, field: str | None = None):
         super().__init__(message)
@@ -56,41 +60,35 @@ class IdempotencyConflict(CreditRefused):
 
 @dataclass(frozen=True)
 class CreditOutcome:
+    """A credit request and its ledger rows (one per distributor credited, in distributor order)."""
+
     request: CreditRequest
+    credits: list[MetricCredit]
     replayed: bool
 
     @property
-    def response(self) -> dict:
-        return self.request.response
+    def collaborator_id(self) -> int:
+        return self.credits[0].collaborator_id
+
+    @property
+    def metric_type(self) -> str:
+        return self.credits[0].metric_type
+
+    @property
+    def quantity(self) -> int:
+        return self.credits[0].quantity
+
+    @property
+    def credited_at(self) -> datetime:
+        return self.credits[0].credited_at
+
+    @property
+    def total_points(self) -> int:
+        return sum(credit.points for credit in self.credits)
 
 
 def _fingerprint(**fields) -> str:
     return hashlib.sha256(json.dumps(fields, sort_keys=True, default=str).encode()).hexdigest()
-
-
-def _api_datetime(value: datetime) -> str:
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
-def credit_targets(
-    *, collaborator: Collaborator, metric_type: str, distributor_id: int | None = None
-) -> list[MetricType]:
-    """The metric types (with their distributors) a credit of ``metric_type`` lands on, in distributor order."""
-    selected = Distributor.eligible_collaborators.through.objects.filter(
-        distributor_id=OuterRef("distributor_id"), collaborator_id=collaborator.pk
-    )
-    eligible = Q(distributor__eligibility=Eligibility.ALL_ACTIVE) | Q(
-        Exists(selected), distributor__eligibility=Eligibility.SELECTED
-    )
-    targets = MetricType.objects.filter(
-        eligible,
-        name=metric_type,
-        distributor__organization_id=collaborator.organization_id,
-        distributor__status=DistributorStatus.ACTIVE,
-    ).select_related("distributor")
-    if distributor_id is not None:
-        targets = targets.filter(distributor_id=distributor_id)
-    return list(targets.order_by("distributor_id"))
 
 
 def _replay(organization: Organization, idempotency_key: str, fingerprint: str) -> CreditOutcome | None:
@@ -99,42 +97,124 @@ def _replay(organization: Organization, idempotency_key: str, fingerprint: str) 
         return None
     if previous.request_fingerprint != fingerprint:
         raise IdempotencyConflict(
-            "This Idempotency-Key was already used with a different request body.", field="Idempotency-Key"
+            "This idempotency key was already used with a different request.", field="idempotency_key"
         )
-    return CreditOutcome(request=previous, replayed=True)
+    credits = list(MetricCredit.objects.filter(request=previous).order_by("distributor_id", "pk"))
+    return CreditOutcome(request=previous, credits=credits, replayed=True)
 
 
-def _hold_open_periods(targets: list[MetricType]) -> None:
-    """Share-lock the pending distributions of the credited distributors (PostgreSQL ``FOR KEY SHARE``, which
-    conflicts with the heartbeat's ``FOR UPDATE`` but not with other credits). SQLite needs nothing: the
-    project's write transactions begin IMMEDIATE, so a credit and a trigger never overlap."""
-    if connection.vendor != "postgresql":
-        return
-    table = connection.ops.quote_name(Distribution._meta.db_table)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT id FROM {table} WHERE distributor_id = ANY(%s) AND status = %s ORDER BY id FOR KEY SHARE",
-            [sorted({target.distributor_id for target in targets}), DistributionStatus.PENDING],
+def _validate_input(
+    *,
+    organization: Organization,
+    collaborator: Collaborator,
+    metric_type: str,
+    quantity: int,
+    distributor_id: int | None,
+    idempotency_key: str | None,
+    now: datetime | None,
+) -> None:
+    if collaborator.organization_id != organization.pk:
+        raise CreditRefused("Collaborator not found.", field="collaborator")
+    if isinstance(quantity, bool) or not isinstance(quantity, int) or not 1 <= quantity <= MAX_CREDIT_QUANTITY:
+        raise CreditRefused(f"The quantity must be a whole number from 1 to {MAX_CREDIT_QUANTITY}.", field="quantity")
+    if not isinstance(metric_type, str) or not metric_type:
+        raise CreditRefused("The metric type must be a non-empty metric type name.", field="metric_type")
+    if distributor_id is not None and (isinstance(distributor_id, bool) or not isinstance(distributor_id, int)):
+        raise CreditRefused("The distributor must be a distributor id.", field="distributor")
+    if idempotency_key is not None and len(idempotency_key) > IDEMPOTENCY_KEY_MAX_LENGTH:
+        raise CreditRefused(
+            f"The idempotency key must be at most {IDEMPOTENCY_KEY_MAX_LENGTH} characters.", field="idempotency_key"
         )
+    if now is not None and timezone.is_naive(now):
+        raise CreditRefused("The credit instant must be timezone-aware.", field="credited_at")
 
 
-def _refuse_closed_periods(targets: list[MetricType], credited_at: datetime) -> None:
-    closed = (
-        Distribution.objects.filter(
-            distributor_id__in=[target.distributor_id for target in targets], trigger_date__gte=credited_at
+def _credit_targets_checked(
+    *, organization: Organization, collaborator: Collaborator, metric_type: str, distributor_id: int | None
+) -> list[MetricType]:
+    """The targets of the credit, or the refusal that says why there are none."""
+    # The caller's instance may be stale; the status that matters is the stored one.
+    status = Collaborator.objects.filter(pk=collaborator.pk).values_list("status", flat=True).first()
+    if status != CollaboratorStatus.ACTIVE:
+        raise CreditRefused(
+            f"Collaborator {collaborator.pk} is {status}; only active collaborators earn.", field="collaborator"
         )
-        .exclude(status__in=[DistributionStatus.PENDING, DistributionStatus.CANCELLED])
-        .order_by("trigger_date", "distributor_id")
-        .values_list("distributor_id", "trigger_date")
-        .first()
+    if (
+        distributor_id is not None
+        and not Distributor.objects.filter(pk=distributor_id, organization=organization).exists()
+    ):
+        raise CreditRefused(f"Distributor {distributor_id} not found.", field="distributor")
+    targets = credit_targets(collaborator=collaborator, metric_type=metric_type, distributor_id=distributor_id)
+    if not targets:
+        where = f"distributor {distributor_id}" if distributor_id is not None else "any active distributor"
+        raise CreditRefused(
+            f"Metric type '{metric_type}' is not counted by {where} that collaborator {collaborator.pk} "
+            "is eligible for.",
+            field="distributor" if distributor_id is not None else "metric_type",
+        )
+    return targets
+
+
+def _refuse_closed_periods(distributed_through: dict[int, datetime | None], credited_at: datetime) -> None:
+    closed = sorted(
+        (through, distributor_id)
+        for distributor_id, through in distributed_through.items()
+        if through is not None and credited_at <= through
     )
     if closed:
-        distributor_id, trigger_date = closed
+        through, distributor_id = closed[0]
         raise CreditRefused(
-            f"{_api_datetime(credited_at)} falls in a period of distributor {distributor_id} that was already "
-            f"distributed (trigger date {_api_datetime(trigger_date)}); such a credit could never count.",
-            field="creditedAt",
+            f"{iso_utc(credited_at)} falls in a period of distributor {distributor_id} that was already "
+            f"distributed (trigger date {iso_utc(through)}); such a credit could never count.",
+            field="credited_at",
         )
+
+
+def _credit_write(
+    *,
+    organization: Organization,
+    collaborator: Collaborator,
+    targets: list[MetricType],
+    metric_type: str,
+    quantity: int,
+    fingerprint: str,
+    source: str,
+    actor: str,
+    idempotency_key: str | None,
+    now: datetime | None,
+) -> CreditOutcome:
+    with transaction.atomic():
+        # Hold the credited distributors against a trigger before stamping the credit: a heartbeat that
+        # already holds one makes us wait until it has committed (our instant then falls after its trigger
+        # date, in the next period); one that comes later skips that period until we have committed. So no
+        # credit can land in a period whose scores were already read.
+        distributed_through = distributors_hold_for_credit(distributor_ids=[t.distributor_id for t in targets])
+        recorded_at = timezone.now()
+        credited_at = now or recorded_at
+        _refuse_closed_periods(distributed_through, credited_at)
+        request = CreditRequest.objects.create(
+            organization=organization,
+            idempotency_key=idempotency_key or None,
+            request_fingerprint=fingerprint,
+            source=source,
+            actor=actor[:ACTOR_MAX_LENGTH],
+            created_at=recorded_at,
+        )
+        credits = MetricCredit.objects.bulk_create(
+            MetricCredit(
+                organization=organization,
+                request=request,
+                distributor_id=target.distributor_id,
+                collaborator=collaborator,
+                metric_type=metric_type,
+                quantity=quantity,
+                points_per_unit=target.points,
+                points=quantity * target.points,
+                credited_at=credited_at,
+            )
+            for target in targets
+        )
+    return CreditOutcome(request=request, credits=credits, replayed=False)
 
 
 def metric_credit(
@@ -158,20 +238,15 @@ def metric_credit(
     of the same request returns the first outcome and credits nothing; the same key with another request is
     refused. See the module docstring for the rules.
     """
-    if collaborator.organization_id != organization.pk:
-        raise CreditRefused("Collaborator not found.", field="collaboratorId")
-    if isinstance(quantity, bool) or not isinstance(quantity, int) or not 1 <= quantity <= MAX_QUANTITY:
-        raise CreditRefused(f"quantity must be a whole number from 1 to {MAX_QUANTITY}.", field="quantity")
-    if not isinstance(metric_type, str) or not metric_type:
-        raise CreditRefused("metricType must be a non-empty metric type name.", field="metricType")
-    if distributor_id is not None and (isinstance(distributor_id, bool) or not isinstance(distributor_id, int)):
-        raise CreditRefused("distributorId must be a distributor id.", field="distributorId")
-    if idempotency_key is not None and len(idempotency_key) > IDEMPOTENCY_KEY_MAX_LENGTH:
-        raise CreditRefused(
-            f"Idempotency-Key must be at most {IDEMPOTENCY_KEY_MAX_LENGTH} characters.", field="Idempotency-Key"
-        )
-    if now is not None and timezone.is_naive(now):
-        raise CreditRefused("The credit instant must be timezone-aware.", field="creditedAt")
+    _validate_input(
+        organization=organization,
+        collaborator=collaborator,
+        metric_type=metric_type,
+        quantity=quantity,
+        distributor_id=distributor_id,
+        idempotency_key=idempotency_key,
+        now=now,
+    )
     fingerprint = _fingerprint(
         collaborator=collaborator.pk, metric_type=metric_type, quantity=quantity, distributor=distributor_id
     )
@@ -179,76 +254,22 @@ def metric_credit(
         replay = _replay(organization, idempotency_key, fingerprint)
         if replay:
             return replay
-
-    # The caller's instance may be stale; the status that matters is the stored one.
-    status = Collaborator.objects.filter(pk=collaborator.pk).values_list("status", flat=True).first()
-    if status != CollaboratorStatus.ACTIVE:
-        raise CreditRefused(
-            f"Collaborator {collaborator.pk} is {status}; only active collaborators earn.", field="collaboratorId"
-        )
-    if (
-        distributor_id is not None
-        and not Distributor.objects.filter(pk=distributor_id, organization=organization).exists()
-    ):
-        raise CreditRefused(f"Distributor {distributor_id} not found.", field="distributorId")
-    targets = credit_targets(collaborator=collaborator, metric_type=metric_type, distributor_id=distributor_id)
-    if not targets:
-        where = f"distributor {distributor_id}" if distributor_id is not None else "any active distributor"
-        raise CreditRefused(
-            f"Metric type '{metric_type}' is not counted by {where} that collaborator {collaborator.pk} "
-            "is eligible for.",
-            field="distributorId" if distributor_id is not None else "metricType",
-        )
-
+    targets = _credit_targets_checked(
+        organization=organization, collaborator=collaborator, metric_type=metric_type, distributor_id=distributor_id
+    )
     try:
-        with transaction.atomic():
-            # Hold the open periods against a trigger before stamping the credit: a heartbeat that already
-            # holds one makes us wait until it has committed (our instant then falls after its trigger
-            # date, in the next period); one that comes later skips that period until we have committed.
-            # So no credit can land in a period whose scores were already read.
-            _hold_open_periods(targets)
-            recorded_at = timezone.now()
-            credited_at = now or recorded_at
-            _refuse_closed_periods(targets, credited_at)
-            request = CreditRequest.objects.create(
-                organization=organization,
-                idempotency_key=idempotency_key or None,
-                request_fingerprint=fingerprint,
-                source=source,
-                actor=actor[:ACTOR_MAX_LENGTH],
-                created_at=recorded_at,
-            )
-            credits = MetricCredit.objects.bulk_create(
-                MetricCredit(
-                    organization=organization,
-                    request=request,
-                    distributor_id=target.distributor_id,
-                    collaborator=collaborator,
-                    metric_type=metric_type,
-                    quantity=quantity,
-                    points_per_unit=target.points,
-                    points=quantity * target.points,
-                    credited_at=credited_at,
-                )
-                for target in targets
-            )
-            request.response = {
-                "id": request.pk,
-                "collaboratorId": collaborator.pk,
-                "metricType": metric_type,
-                "quantity": quantity,
-                "creditedAt": _api_datetime(credited_at),
-                "credits": [
-                    {
-                        "distributorId": credit.distributor_id,
-                        "pointsPerUnit": credit.points_per_unit,
-                        "points": credit.points,
-                    }
-                    for credit in credits
-                ],
-                "totalPoints": sum(credit.points for credit in credits),
-            }
-            request.save(update_fields=["response"])
+        return _credit_write(
+            organization=organization,
+            collaborator=collaborator,
+            targets=targets,
+            metric_type=metric_type,
+            quantity=quantity,
+            fingerprint=fingerprint,
+            source=source,
+            actor=actor,
+            idempotency_key=idempotency_key,
+            now=now,
+        )
     except IntegrityError:
         # A concurrent request with the same key won the race (we waited on its row, then hit the unique
         # constraint): answer as its replay. The savepoint above kept any outer transaction usable.
@@ -257,4 +278,3 @@ def metric_credit(
             if replay:
                 return replay
         raise
-    return CreditOutcome(request=request, replayed=False)

@@ -6,11 +6,11 @@ An action that the lifecycle refuses changes nothing and shows the reason as an 
 
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
-from django.db import transaction
 
 from obligations.models import AwardType, Fulfillment, Obligation, ObligationStatus, Payout
 from obligations.services import (
-    fulfillment_mark_failed,
+    fulfillments_mark_failed,
+    obligation_manual_save,
     obligations_transition,
     payout_mark_paid,
     payout_mark_unpaid,
@@ -37,8 +37,9 @@ def _run(model_admin, request, action, success):
     model_admin.message_user(request, success(result), messages.SUCCESS)
 
 
-@admin.register(Obligation)
 class ObligationAdmin(NoHardDeleteMixin, admin.ModelAdmin):
+    """Registered by ``distributions.admin``, whose ``transition_obligations`` moves the distributions too."""
+
     list_display = ["id", "collaborator", "value", "units", "status", "award_type", "payout", "created_at"]
     list_filter = ["status", "award_type", "units", "organization"]
     list_select_related = ["collaborator", "payout"]
@@ -67,45 +68,20 @@ class ObligationAdmin(NoHardDeleteMixin, admin.ModelAdmin):
         return self.readonly_fields
 
     def save_model(self, request, obj, form, change):
-        # A manual obligation belongs to its collaborator's organization (never another tenant's).
-        obj.organization_id = obj.collaborator.organization_id
-        if not change:
-            super().save_model(request, obj, form, change)
-            return
-        # The form's instance was read before this save: under the row lock, save only while the obligation is
-        # still an editable (pending, manual, in no payout) one, and never write status or payout from it.
-        with transaction.atomic():
-            current = Obligation.objects.select_for_update().get(pk=obj.pk)
-            if (
-                current.award_type != AwardType.MANUAL
-                or current.status != ObligationStatus.PENDING
-                or current.payout_id is not None
-            ):
-                self.message_user(
-                    request,
-                    f"Nothing changed: obligation {obj.pk} became {current.status} meanwhile; only pending manual "
-                    "obligations can be edited.",
-                    messages.ERROR,
-                )
-                return
-            obj.save(
-                update_fields=[
-                    "organization",
-                    "collaborator",
-                    "value",
-                    "units",
-                    "award_type",
-                    "description",
-                    "modified_at",
-                ]
-            )
+        try:
+            obligation_manual_save(obligation=obj)
+        except ValidationError as exc:
+            self.message_user(request, f"Nothing changed: {exc.messages[0]}", messages.ERROR)
+
+    def transition_obligations(self, obligation_ids: list[int], status: str) -> list[Obligation]:
+        return obligations_transition(obligation_ids=obligation_ids, status=status)
 
     def _move(self, request, queryset, status):
         ids = list(queryset.values_list("pk", flat=True))
         _run(
             self,
             request,
-            lambda: obligations_transition(obligation_ids=ids, status=status),
+            lambda: self.transition_obligations(ids, status),
             lambda moved: f"{len(moved)} obligation(s) now {status}.",
         )
 
@@ -151,17 +127,18 @@ class FulfillmentAdmin(NoHardDeleteMixin, admin.ModelAdmin):
 
     @admin.action(description="Mark failed (obligations return to approved)")
     def mark_failed(self, request, queryset):
-        ids = list(queryset.order_by("pk").values_list("pk", flat=True))
+        ids = list(queryset.values_list("pk", flat=True))
+        _run(
+            self,
+            request,
+            lambda: fulfillments_mark_failed(fulfillment_ids=ids),
+            lambda failed: f"{len(failed)} fulfillment(s) now failed.",
+        )
 
-        def fail_all():
-            with transaction.atomic():
-                return [fulfillment_mark_failed(fulfillment=pk) for pk in ids]
 
-        _run(self, request, fail_all, lambda failed: f"{len(failed)} fulfillment(s) now failed.")
-
-
-@admin.register(Payout)
 class PayoutAdmin(NoHardDeleteMixin, admin.ModelAdmin):
+    """Registered by ``distributions.admin``, whose hooks move the distributions too."""
+
     list_display = ["id", "collaborator", "amount", "units", "status", "paid_at", "fulfillment"]
     list_filter = ["status", "units", "organization"]
     list_select_related = ["collaborator", "fulfillment"]
@@ -182,10 +159,16 @@ class PayoutAdmin(NoHardDeleteMixin, admin.ModelAdmin):
     def has_add_permission(self, request):
         return False
 
+    def mark_payouts_paid(self, payout_ids: list[int]) -> list[Payout]:
+        return payout_mark_paid(payouts=payout_ids)
+
+    def mark_payouts_unpaid(self, payout_ids: list[int]) -> list[Payout]:
+        return payout_mark_unpaid(payouts=payout_ids)
+
     @admin.action(description="Mark paid (obligations become fulfilled)")
     def mark_paid(self, request, queryset):
         ids = list(queryset.values_list("pk", flat=True))
-        _run(self, request, lambda: payout_mark_paid(payouts=ids), lambda paid: f"{len(paid)} payout(s) now paid.")
+        _run(self, request, lambda: self.mark_payouts_paid(ids), lambda paid: f"{len(paid)} payout(s) now paid.")
 
     @admin.action(description="Mark unpaid (correction: obligations return to approved)")
     def mark_unpaid(self, request, queryset):
@@ -193,6 +176,6 @@ class PayoutAdmin(NoHardDeleteMixin, admin.ModelAdmin):
         _run(
             self,
             request,
-            lambda: payout_mark_unpaid(payouts=ids),
+            lambda: self.mark_payouts_unpaid(ids),
             lambda unpaid: f"{len(unpaid)} payout(s) now unpaid.",
         )

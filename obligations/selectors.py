@@ -1,12 +1,7 @@
 """Reads about obligations and payouts shared by commands, admin and API."""
 
-import csv
-from typing import TextIO
-
 from distributors.units import to_major
 from obligations.models import Fulfillment, Payout
-
-PAYOUT_CSV_COLUMNS = ("payoutId", "collaboratorId", "collaboratorName", "email", "units", "amount", "status")
 
 
 def payout_export_rows(*, fulfillment: Fulfillment) -> list[dict]:
@@ -25,10 +20,3 @@ def payout_export_rows(*, fulfillment: Fulfillment) -> list[dict]:
         }
         for payout in payouts
     ]
-
-
-def payouts_write_csv(rows: list[dict], stream: TextIO) -> None:
-    """Write payout rows as CSV with a header (``\\n`` line endings, minimal quoting)."""
-    writer = csv.DictWriter(stream, fieldnames=PAYOUT_CSV_COLUMNS, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)

@@ -1,4 +1,7 @@
-"""Writes on obligations and their fulfillment: status moves (mirrored on allocations), payout batches, paying.
+"""Writes on obligations and their fulfillment: status moves, payout batches, paying.
+
+The distributions these obligations come from follow through ``distributions.services`` (``*_and_follow``),
+which calls these and then moves the distributions: this app never writes another app's rows.
 
 Decisions (where the reference is silent):
 
@@ -10,8 +13,8 @@ Decisions (where the reference is silent):
   payout per (collaborator, units) with the sum as amount, in one transaction that locks those obligations
   (``select_for_update``): two concurrent runs never put an obligation in two payouts; the second finds
   nothing. Zero-value obligations are included (they settle like any other). Nothing to batch → ``None``.
-- Marking payouts paid: paid_at is set, their obligations become ``fulfilled``, allocations mirror, the
-  distributions follow (``complete`` once no obligation is pending or approved). The fulfillment moves to
+- Marking payouts paid: paid_at is set, their obligations become ``fulfilled`` (the distributions follow
+  through ``distributions.services``: ``complete`` once no obligation is pending or approved). The fulfillment moves to
   ``processing`` when its first payout is paid (if it was still ``pending``) and to ``complete`` when all
   are. Marking unpaid reverses every step (``complete`` fulfillments and distributions reopen).
 - A ``pending``/``processing`` fulfillment can be marked ``failed``: its obligations leave their payouts
@@ -30,9 +33,8 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from distributions.models import Allocation
-from distributions.services import distributions_follow_obligations
 from obligations.models import (
+    AwardType,
     Fulfillment,
     FulfillmentStatus,
     Obligation,
@@ -45,22 +47,16 @@ from organizations.models import Organization
 
 
 def _write_obligation_status(obligations: list[Obligation], status: str) -> None:
-    """Store ``status`` on obligations already moved in memory; allocations mirror it, distributions follow."""
+    """Store ``status`` on obligations already moved in memory."""
     ids = [obligation.pk for obligation in obligations]
-    if not ids:
-        return
-    Obligation.objects.filter(pk__in=ids).update(status=status, modified_at=timezone.now())
-    allocations = Allocation.objects.filter(obligation_id__in=ids)
-    distribution_ids = set(allocations.values_list("distribution_id", flat=True))
-    allocations.update(status=status)
-    distributions_follow_obligations(distribution_ids=distribution_ids)
+    if ids:
+        Obligation.objects.filter(pk__in=ids).update(status=status, modified_at=timezone.now())
 
 
 def obligations_transition(*, obligation_ids: Iterable[int], status: str) -> list[Obligation]:
     """Move every given obligation to ``status``, or none of them (a ValidationError names the first refusal).
 
-    For staff and API moves (approve, reject, cancel). Allocations mirror the new status and each affected
-    distribution follows its obligations. ``fulfilled`` is reached only by paying the payout.
+    For staff moves (approve, reject, cancel). ``fulfilled`` is reached only by paying the payout.
     """
     if status == ObligationStatus.FULFILLED:
         raise ValidationError("An obligation becomes fulfilled when its payout is marked paid.", code="use_payout")
@@ -83,6 +79,36 @@ def obligations_transition(*, obligation_ids: Iterable[int], status: str) -> lis
             obligation.transition_to(status)
         _write_obligation_status(obligations, status)
     return obligations
+
+
+MANUAL_EDITABLE_FIELDS = ["organization", "collaborator", "value", "units", "award_type", "description", "modified_at"]
+
+
+def obligation_manual_save(*, obligation: Obligation) -> Obligation:
+    """Create a manual obligation, or save staff's edit of one.
+
+    A manual obligation belongs to its collaborator's organization (never another tenant's). An edit was read
+    before this save: under the row lock it is saved only while the obligation is still an editable one
+    (manual, pending, in no payout), and never writes status or payout.
+    """
+    obligation.organization_id = obligation.collaborator.organization_id
+    with transaction.atomic():
+        if obligation._state.adding:
+            obligation.save()
+            return obligation
+        current = Obligation.objects.select_for_update().get(pk=obligation.pk)
+        if (
+            current.award_type != AwardType.MANUAL
+            or current.status != ObligationStatus.PENDING
+            or current.payout_id is not None
+        ):
+            raise ValidationError(
+                f"obligation {obligation.pk} became {current.status} meanwhile; only pending manual "
+                "obligations can be edited.",
+                code="not_editable",
+            )
+        obligation.save(update_fields=MANUAL_EDITABLE_FIELDS)
+    return obligation
 
 
 def fulfillment_generate(*, organization: Organization) -> Fulfillment | None:
@@ -154,8 +180,8 @@ def _move_fulfillment(fulfillment: Fulfillment, target: str) -> None:
 
 
 def payout_mark_paid(*, payouts: Iterable[Payout | int]) -> list[Payout]:
-    """Mark payouts paid (all or none): obligations fulfilled, allocations mirror, distributions and
-    fulfillments follow (a fulfillment is complete once all its payouts are paid)."""
+    """Mark payouts paid (all or none): obligations fulfilled, fulfillments follow (a fulfillment is complete
+    once all its payouts are paid)."""
     ids = _payout_ids(payouts)
     with transaction.atomic():
         fulfillments, locked = _lock_payouts(ids)
@@ -180,8 +206,8 @@ def payout_mark_paid(*, payouts: Iterable[Payout | int]) -> list[Payout]:
 def payout_mark_unpaid(*, payouts: Iterable[Payout | int]) -> list[Payout]:
     """Take back payouts marked paid by mistake (all or none): the reverse of ``payout_mark_paid``.
 
-    Obligations return to ``approved`` (still in the payout), distributions reopen to ``processing`` and a
-    ``complete`` fulfillment returns to ``processing``.
+    Obligations return to ``approved`` (still in the payout) and a ``complete`` fulfillment returns to
+    ``processing``.
     """
     ids = _payout_ids(payouts)
     with transaction.atomic():
@@ -223,6 +249,12 @@ def fulfillment_mark_failed(*, fulfillment: Fulfillment | int) -> Fulfillment:
         Obligation.objects.filter(pk__in=obligation_ids).update(payout=None, modified_at=timezone.now())
         locked.save(update_fields=["status", "modified_at"])
     return locked
+
+
+def fulfillments_mark_failed(*, fulfillment_ids: Iterable[int]) -> list[Fulfillment]:
+    """``fulfillment_mark_failed`` for each (in id order), all or none."""
+    with transaction.atomic():
+        return [fulfillment_mark_failed(fulfillment=pk) for pk in sorted(set(fulfillment_ids))]
 
 
 @dataclass(frozen=True)

@@ -4,10 +4,12 @@ read-only admins refuse writes; API keys, distributors and obligation actions be
 import itertools
 import re
 from datetime import UTC, datetime, timedelta
+from io import StringIO
 
 import pytest
 from django.contrib import admin, messages
 from django.contrib.auth.models import Group, User
+from django.core.management import call_command
 from django.db import connection
 from django.test import RequestFactory
 from django.test.utils import CaptureQueriesContext
@@ -15,8 +17,9 @@ from django.urls import reverse
 
 from collaborators.models import Collaborator, CollaboratorAlias
 from distributions.models import Allocation, Distribution, DistributionStatus, EngineRun
+from distributions.services import distributor_save_with_periods
+from distributions.trigger import distribution_period_pool
 from distributors.models import Distributor, RevenueEntry
-from distributors.services import distributor_save
 from metrics.models import CreditRequest, MetricCredit
 from obligations.models import Fulfillment, Obligation, ObligationStatus, Payout
 from organizations.models import ApiKey, Organization
@@ -97,7 +100,7 @@ def graph(db, admin_user):
     ann = CollaboratorFactory(organization=organization)
     bob = CollaboratorFactory(organization=organization)
     CollaboratorAliasFactory(collaborator=ann)
-    distributor = distributor_save(
+    distributor = distributor_save_with_periods(
         distributor=DistributorFactory(organization=organization, metric_types={"manual": 1, "sale": 10})
     )
     distributor.eligible_collaborators.add(ann, bob)
@@ -366,14 +369,71 @@ def test_distributor_add_refused_writes_nothing(changes, field, admin_client):
     assert not Distribution.objects.exists()
 
 
+# --- units: typed in the admin, stored in the spelling the revenue import uses ----------------------------
+# The revenue import normalizes units (``usd`` -> ``USD``), but a distributor saved in the admin with ``usd``
+# kept ``usd``; its revenue-share pool sums the entries in exactly its units, so every period's pool was 0 and
+# the revenue share was silently never paid. Revenue entries typed in the admin had the same problem.
+
+
+def _revenue_share_form(organization, **changes):
+    revenue_share = {
+        "name": "Revenue pool",
+        "units": "usd",
+        "pool_resolver": "revenueShare",
+        "pool_amount": "0",
+        "pool_percent_bp": "1000",
+        "starts_at_0": "2026-01-01",
+        "starts_at_1": "00:00:00",
+        "metric_types-TOTAL_FORMS": "0",
+    }
+    return _distributor_form(organization, **(revenue_share | changes))
+
+
+def test_admin_distributor_units_match_imported_revenue(admin_client, org, tmp_path):
+    response = admin_client.post(_url(Distributor, "add"), _revenue_share_form(org))
+    assert response.status_code == 302, response.context and response.context["adminform"].form.errors
+    distributor = Distributor.objects.get()
+    assert distributor.units == "USD"
+
+    csv = tmp_path / "revenue.csv"
+    csv.write_text("amount,units,occurredAt,reference\n100.00,USD,2026-01-10T00:00:00Z,order-1\n")
+    call_command("import_revenue", str(csv), "--organization", org.slug, stdout=StringIO(), stderr=StringIO())
+    pool = distribution_period_pool(
+        distributor=distributor,
+        period_start=datetime(2026, 1, 1, tzinfo=UTC),
+        trigger_date=datetime(2026, 2, 1, tzinfo=UTC),
+    )
+    assert pool == 1000  # 10 % of 100.00 USD
+
+
+def test_admin_distributor_refuses_a_units_that_is_not_a_code(admin_client, org):
+    response = admin_client.post(_url(Distributor, "add"), _revenue_share_form(org, units="US $"))
+    assert response.status_code == 200
+    assert "units" in response.context["adminform"].form.errors
+    assert not Distributor.objects.exists()
+
+
+def test_admin_revenue_entry_units_are_normalized(admin_client, org):
+    response = admin_client.post(
+        _url(RevenueEntry, "add"),
+        {
+            "organization": org.pk,
+            "amount": "1000",
+            "units": "usd",
+            "occurred_at_0": "2026-01-10",
+            "occurred_at_1": "00:00:00",
+            "reference": "order-1",
+        },
+    )
+    assert response.status_code == 302, response.context and response.context["adminform"].form.errors
+    assert RevenueEntry.objects.get().units == "USD"
+
+
 # --- obligation actions ------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def triggered(db):
-    distribution = DistributionFactory(status=DistributionStatus.PROCESSING, pool=2000, value=2000)
-    allocations = [AllocationFactory(distribution=distribution, value=1000, rank=rank) for rank in (1, 2)]
-    return distribution, [allocation.obligation for allocation in allocations]
+def _obligations_of(distribution) -> list[Obligation]:
+    return list(Obligation.objects.filter(allocation__distribution=distribution).order_by("allocation__rank"))
 
 
 def _run_action(client, action, obligations):
@@ -386,7 +446,9 @@ def _run_action(client, action, obligations):
 
 def _statuses(obligations):
     rows = Obligation.objects.filter(pk__in=[o.pk for o in obligations]).order_by("pk")
-    return [(o.status, o.allocation.status) for o in rows.select_related("allocation")]
+    # The allocation's status is its obligation's, read as the API reads it (through the allocation).
+    shown = dict(Allocation.objects.filter(obligation__in=rows).values_list("obligation_id", "obligation__status"))
+    return [(o.status, shown[o.pk]) for o in rows]
 
 
 @pytest.mark.parametrize(
@@ -398,7 +460,7 @@ def _statuses(obligations):
     ],
 )
 def test_obligation_action(action, status, distribution_status, triggered, admin_client):
-    distribution, obligations = triggered
+    distribution, obligations = triggered, _obligations_of(triggered)
     response = _run_action(admin_client, action, obligations)
     assert response.status_code == 200
     assert (messages.SUCCESS, f"2 obligation(s) now {status}.") in _messages(response)
@@ -408,7 +470,7 @@ def test_obligation_action(action, status, distribution_status, triggered, admin
 
 
 def test_obligation_action_with_an_illegal_move_changes_nothing(triggered, admin_client):
-    distribution, (first, second) = triggered
+    distribution, (first, second) = triggered, _obligations_of(triggered)
     _run_action(admin_client, "reject", [second])
     before = _statuses([first, second])
 
@@ -502,7 +564,7 @@ def test_collaborator_and_distributor_never_change_organization_in_the_admin(adm
     collaborator.refresh_from_db()
     assert collaborator.organization != other
 
-    distributor = distributor_save(distributor=DistributorFactory())
+    distributor = distributor_save_with_periods(distributor=DistributorFactory())
     response = admin_client.post(
         _url(Distributor, "change", distributor.pk),
         {**_distributor_form(other), "metric_types-TOTAL_FORMS": "0", "metric_types-INITIAL_FORMS": "0"},
@@ -528,7 +590,7 @@ def test_distributor_eligible_collaborators_must_be_of_its_organization(admin_cl
 
 
 def test_distributors_are_deleted_softly_only(admin_client, admin_user):
-    distributor = distributor_save(distributor=DistributorFactory())
+    distributor = distributor_save_with_periods(distributor=DistributorFactory())
     assert not admin.site._registry[Distributor].has_delete_permission(_request(admin_user), distributor)
     assert admin_client.get(_url(Distributor, "delete", distributor.pk)).status_code == 403
     response = admin_client.post(

@@ -1,11 +1,14 @@
 """Every database constraint declared in a model's Meta refuses a violating row, on SQLite and PostgreSQL.
 
-Each test writes a row that breaks exactly one constraint and checks that the database names that
-constraint in its error (PostgreSQL always does; SQLite names check constraints and expression indexes,
-and lists the columns of a plain unique index). ``test_every_declared_constraint_has_a_test`` fails
-when a model gains a constraint that this module does not mention.
+Each test writes a row that breaks exactly one constraint inside ``violates("<name>")``, which checks that
+the database names that constraint in its error (PostgreSQL's ``diag.constraint_name``; SQLite's message
+names check constraints and expression indexes, and lists the columns of a plain unique index).
+``test_every_declared_constraint_is_violated_by_name_in_a_test`` reads this module's syntax tree and fails
+when a CheckConstraint, UniqueConstraint or ``unique_together`` of a project model has no ``violates()`` of
+its exact name in a test function (a literal, or a parametrized argument whose values are literals).
 """
 
+import ast
 from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
@@ -54,40 +57,172 @@ def _project_models() -> list[type[models.Model]]:
     ]
 
 
-def _declared_constraints() -> dict[str, tuple[type[models.Model], models.BaseConstraint]]:
-    return {
-        constraint.name: (model, constraint) for model in _project_models() for constraint in model._meta.constraints
-    }
+def _declared_constraints() -> dict[str, tuple[type[models.Model], models.BaseConstraint | tuple[str, ...]]]:
+    """Every CheckConstraint and UniqueConstraint of a project model's Meta, by name; a ``unique_together``
+    entry is listed as ``unique_together:<table>(<column>, ...)`` (the database names it with a hash)."""
+    declared: dict = {}
+    for model in _project_models():
+        for constraint in model._meta.constraints:
+            assert isinstance(constraint, models.CheckConstraint | models.UniqueConstraint), constraint
+            declared[constraint.name] = (model, constraint)
+        for fields in model._meta.unique_together:
+            columns = tuple(model._meta.get_field(field).column for field in fields)
+            declared[f"unique_together:{model._meta.db_table}({', '.join(columns)})"] = (model, columns)
+    return declared
 
 
-def _expected_in_message(name: str) -> list[str]:
-    """What the database error must contain to show that ``name`` (and not another constraint) fired."""
-    if connection.vendor == "postgresql":
-        return [name]
-    model, constraint = _declared_constraints()[name]
+def _unique_columns(model, constraint) -> tuple[str, ...] | None:
+    """The columns SQLite names when a unique constraint on plain fields fails; None for a check or an
+    expression index (which SQLite names by its name)."""
+    if isinstance(constraint, tuple):  # unique_together
+        return constraint
     if isinstance(constraint, models.UniqueConstraint) and constraint.fields:
-        # SQLite reports a plain (or partial) unique index by its columns: "UNIQUE constraint failed: t.a, t.b".
+        return tuple(model._meta.get_field(field).column for field in constraint.fields)
+    return None
+
+
+def _database_name(model, constraint) -> str:
+    """The constraint's name in the database."""
+    if not isinstance(constraint, tuple):
+        return constraint.name
+    with connection.cursor() as cursor:
+        found = connection.introspection.get_constraints(cursor, model._meta.db_table)
+    (name,) = [name for name, info in found.items() if info["unique"] and tuple(info["columns"]) == constraint]
+    return name
+
+
+def _fired(error: IntegrityError) -> str:
+    """What the database says fired: PostgreSQL's constraint name, or SQLite's message."""
+    if connection.vendor == "postgresql":
+        return error.__cause__.diag.constraint_name
+    return str(error)
+
+
+def _expected(model, constraint) -> str:
+    if connection.vendor == "postgresql":
+        return _database_name(model, constraint)
+    columns = _unique_columns(model, constraint)
+    if columns is not None:
         table = model._meta.db_table
-        return [f"{table}.{model._meta.get_field(field).column}" for field in constraint.fields]
-    return [name]
+        return "UNIQUE constraint failed: " + ", ".join(f"{table}.{column}" for column in columns)
+    if isinstance(constraint, models.UniqueConstraint):
+        return f"UNIQUE constraint failed: index '{constraint.name}'"
+    return f"CHECK constraint failed: {constraint.name}"
 
 
 @contextmanager
 def violates(name: str):
-    """Expect the block to raise IntegrityError from the constraint called ``name``."""
+    """Expect the block to raise the IntegrityError of the declared constraint called ``name``, and of no other
+    (PostgreSQL: ``diag.constraint_name``; SQLite: its whole message, which names a check or an expression index,
+    and lists the columns of a plain unique index)."""
+    declared = _declared_constraints()
+    assert name in declared, f"{name!r} is not a constraint declared on a project model"
+    model, constraint = declared[name]
     with pytest.raises(IntegrityError) as excinfo, transaction.atomic():
         yield
-    message = str(excinfo.value)
-    for fragment in _expected_in_message(name):
-        assert fragment in message, f"expected {name!r} to fire, got: {message}"
+    assert _fired(excinfo.value) == _expected(model, constraint), f"expected {name!r} to fire, got: {excinfo.value}"
 
 
-def test_every_declared_constraint_has_a_test():
-    source = Path(__file__).read_text()
-    names = _declared_constraints()
-    assert names, "no constraints found: is PROJECT_APPS right?"
-    untested = sorted(name for name in names if f'"{name}"' not in source)
-    assert not untested, f"constraints without a test in {Path(__file__).name}: {untested}"
+@contextmanager
+def violates_unique(model: type[models.Model], field: str):
+    """Expect the block to raise the IntegrityError of ``model.field``'s own unique constraint (``unique=True``
+    or a one-to-one), and of no other."""
+    column = model._meta.get_field(field).column
+    with pytest.raises(IntegrityError) as excinfo, transaction.atomic():
+        yield
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            found = connection.introspection.get_constraints(cursor, model._meta.db_table)
+        names = {name for name, info in found.items() if info["unique"] and info["columns"] == [column]}
+        assert _fired(excinfo.value) in names, f"expected {model.__name__}.{field} to be unique, got: {excinfo.value}"
+    else:
+        assert str(excinfo.value) == f"UNIQUE constraint failed: {model._meta.db_table}.{column}", excinfo.value
+
+
+# --- the meta-test: every declared constraint is violated by name in a test here ---------------------------------
+
+
+def _parametrized_values(function: ast.FunctionDef, argument: str, module: ast.Module) -> list[ast.expr] | None:
+    """The values ``@pytest.mark.parametrize`` gives ``argument`` of ``function`` (literal lists, or a
+    module-level name bound to one), or None if it is not a parametrized argument."""
+    assignments = {
+        target.id: node.value
+        for node in module.body
+        if isinstance(node, ast.Assign)
+        for target in node.targets
+        if isinstance(target, ast.Name)
+    }
+    for decorator in function.decorator_list:
+        if not (isinstance(decorator, ast.Call) and ast.unparse(decorator.func) == "pytest.mark.parametrize"):
+            continue
+        names_node, values_node = decorator.args[:2]
+        names = ast.literal_eval(names_node)
+        names = [n.strip() for n in names.split(",")] if isinstance(names, str) else list(names)
+        if argument not in names:
+            continue
+        values_node = assignments.get(values_node.id, values_node) if isinstance(values_node, ast.Name) else values_node
+        assert isinstance(values_node, ast.List | ast.Tuple), f"line {decorator.lineno}: parametrize values not literal"
+        index = names.index(argument)
+        return [row if len(names) == 1 else row.elts[index] for row in values_node.elts]
+    return None
+
+
+def violated_names(source: str) -> tuple[set[str], list[str]]:
+    """The constraint names that ``violates(...)`` is called with inside a ``test_*`` function of ``source``
+    (a literal, or a parametrized argument whose every value is a literal); and what could not be read."""
+    module = ast.parse(source)
+    names, problems = set(), []
+    for function in ast.walk(module):
+        if not isinstance(function, ast.FunctionDef) or not function.name.startswith("test_"):
+            continue
+        for node in ast.walk(function):
+            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "violates"):
+                continue
+            (argument,) = node.args
+            if isinstance(argument, ast.Constant) and isinstance(argument.value, str):
+                names.add(argument.value)
+                continue
+            values = _parametrized_values(function, argument.id, module) if isinstance(argument, ast.Name) else None
+            if values is None or not all(isinstance(v, ast.Constant) and isinstance(v.value, str) for v in values):
+                problems.append(f"line {node.lineno}: violates({ast.unparse(argument)}) names no literal constraint")
+                continue
+            names.update(value.value for value in values)
+    return names, problems
+
+
+def test_every_declared_constraint_is_violated_by_name_in_a_test():
+    declared = _declared_constraints()
+    assert declared, "no constraints found: are the project models found?"
+    violated, problems = violated_names(Path(__file__).read_text())
+    assert not problems, problems
+    untested = sorted(set(declared) - violated)
+    assert not untested, f"constraints no test of {Path(__file__).name} violates by name: {untested}"
+    assert not violated - set(declared), f"violates() of undeclared constraints: {sorted(violated - set(declared))}"
+
+
+def test_the_meta_test_reads_calls_not_mentions():
+    """A name in a string, a comment, a helper or a non-literal call is not a test of that constraint."""
+    source = """
+NAMES = ["in_a_list"]
+ROWS = [("a", "from_rows"), ("b", "from_rows_too")]
+def helper():
+    with violates("in_a_helper"): pass
+def test_mentions():
+    "in_a_docstring"  # in_a_comment
+    assert "in_an_assert"
+    violates_something("wrong_helper")
+    with violates("literal"): pass
+@pytest.mark.parametrize(("x", "name"), ROWS)
+def test_rows(x, name):
+    with violates(name): pass
+@pytest.mark.parametrize("name", ["p1", pytest.param("p2")])
+def test_computed(name):
+    with violates(name): pass
+    with violates(NAMES[0]): pass
+"""
+    names, problems = violated_names(source)
+    assert names == {"literal", "from_rows", "from_rows_too"}
+    assert len(problems) == 2 and "violates(name)" in problems[0] and "violates(NAMES[0])" in problems[1]
 
 
 def test_project_models_are_found():
@@ -101,13 +236,13 @@ def test_project_models_are_found():
 
 def test_organization_slug_unique():
     Organization.objects.create(name="A", slug="acme")
-    with pytest.raises(IntegrityError), transaction.atomic():
+    with violates_unique(Organization, "slug"):
         Organization.objects.create(name="B", slug="acme")
 
 
 def test_api_key_prefix_unique():
     key = ApiKeyFactory()
-    with pytest.raises(IntegrityError), transaction.atomic():
+    with violates_unique(ApiKey, "prefix"):
         ApiKey.objects.create(organization=key.organization, name="copy", prefix=key.prefix, key_hash="0" * 64)
 
 
@@ -215,9 +350,8 @@ def test_allocation_obligation_is_one_to_one():
     other = DistributionFactory(
         distributor=allocation.distribution.distributor, status="processing", pool=1000, value=1000
     )
-    with pytest.raises(IntegrityError) as excinfo, transaction.atomic():
+    with violates_unique(Allocation, "obligation"):
         AllocationFactory(distribution=other, collaborator=allocation.collaborator, obligation=allocation.obligation)
-    assert "obligation_id" in str(excinfo.value)
 
 
 @pytest.mark.parametrize(
@@ -398,22 +532,22 @@ def test_payout_paid_at_matches_status(status, paid_at):
 
 # --- Status values -----------------------------------------------------------------------------------
 
-STATUS_CONSTRAINTS = {
-    Collaborator: (CollaboratorFactory, "collaborator_status_valid"),
-    Distributor: (DistributorFactory, "distributor_status_valid"),
-    Distribution: (DistributionFactory, "distribution_status_valid"),
-    Obligation: (ObligationFactory, "obligation_status_valid"),
-    Fulfillment: (FulfillmentFactory, "fulfillment_status_valid"),
+STATUS_CONSTRAINTS = [
+    (Collaborator, CollaboratorFactory, "collaborator_status_valid"),
+    (Distributor, DistributorFactory, "distributor_status_valid"),
+    (Distribution, DistributionFactory, "distribution_status_valid"),
+    (Obligation, ObligationFactory, "obligation_status_valid"),
+    (Fulfillment, FulfillmentFactory, "fulfillment_status_valid"),
     # A payout's status is pinned by the paid_at check: only (unpaid, NULL) and (paid, a date) pass.
-    Payout: (PayoutFactory, "payout_paid_at_matches_status"),
-}
-STATUS_CONSTRAINTS[Allocation] = (AllocationFactory, "allocation_status_valid")
-STATUS_CONSTRAINTS[EngineRun] = (EngineRunFactory, "engine_run_status_valid")
+    (Payout, PayoutFactory, "payout_paid_at_matches_status"),
+    (EngineRun, EngineRunFactory, "engine_run_status_valid"),
+]
 
 
-@pytest.mark.parametrize("model", list(STATUS_CONSTRAINTS), ids=lambda m: m.__name__)
-def test_unknown_status_refused_by_the_database(model):
-    factory, name = STATUS_CONSTRAINTS[model]
+@pytest.mark.parametrize(
+    ("model", "factory", "name"), STATUS_CONSTRAINTS, ids=lambda value: getattr(value, "__name__", "")
+)
+def test_unknown_status_refused_by_the_database(model, factory, name):
     row = factory()
     with violates(name):
         model.objects.filter(pk=row.pk).update(status="bogus")
@@ -425,5 +559,5 @@ def test_every_status_field_is_covered_here():
     status_models = {
         model for model in _project_models() if any(field.name == "status" for field in model._meta.get_fields())
     }
-    assert status_models == set(STATUS_CONSTRAINTS)
+    assert status_models == {model for model, _, _ in STATUS_CONSTRAINTS}
     assert CollaboratorAlias not in status_models

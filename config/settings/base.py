@@ -153,7 +153,7 @@ SPECTACULAR_SETTINGS = {
         "DistributorStatusEnum": "distributors.models.DistributorStatus",
         "ObligationStatusEnum": "obligations.models.ObligationStatus",
     },
-    # Swagger UI from drf-spectacular-sidecar, served by api/urls.py: no CDN at run time.
+    # Swagger UI from drf-spectacular-sidecar, served by api/docs.py: no CDN at run time.
     "SWAGGER_UI_DIST": f"{_DOCS_ASSETS}/swagger-ui-dist",
     "SWAGGER_UI_FAVICON_HREF": f"{_DOCS_ASSETS}/swagger-ui-dist/favicon-32x32.png",
     "SWAGGER_UI_SETTINGS": {"persistAuthorization": True, "displayOperationId": False},

@@ -24,7 +24,8 @@ from django.db.models.functions import Coalesce
 from rest_framework import serializers
 
 from api.fields import FieldSet, annotated, batched, column
-from distributions.models import Allocation, DistributionStatus
+from distributions.models import Allocation, Distribution, DistributionStatus
+from distributors.api.serializers import DISTRIBUTOR_FIELDS
 from obligations.models import ObligationStatus
 
 STATUS_DESCRIPTIONS = {
@@ -54,7 +55,17 @@ class AllocationSerializer(serializers.Serializer):
         ref_name = "Allocation"
 
 
-ALLOCATION_COLUMNS = ("id", "distribution_id", "obligation_id", "collaborator_id", "status", "value", "score", "rank")
+# An allocation's status is its obligation's (one join, no copy to keep in step).
+ALLOCATION_COLUMNS = (
+    "id",
+    "distribution_id",
+    "obligation_id",
+    "collaborator_id",
+    "obligation__status",
+    "value",
+    "score",
+    "rank",
+)
 ALLOCATION_KEYS = ("id", "distributionId", "obligationId", "collaboratorId", "status", "value", "score", "rank")
 
 
@@ -151,4 +162,34 @@ DISTRIBUTION_FIELDS = FieldSet(
             AllocationSerializer(many=True, help_text="Its allocations, by rank then id."),
         ),
     ],
+)
+
+
+class CurrentDistributionSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    triggerDate = serializers.DateTimeField()
+    periodStart = serializers.DateTimeField()
+
+    class Meta:
+        ref_name = "DistributorCurrentDistribution"
+
+
+def load_current_distribution(ids, context) -> dict[int, dict]:
+    rows = Distribution.objects.filter(
+        organization_id=context.organization_id, distributor_id__in=ids, status=DistributionStatus.PENDING
+    ).values_list("distributor_id", "id", "trigger_date", "period_start")
+    return {
+        distributor_id: {"id": pk, "triggerDate": trigger_date, "periodStart": period_start}
+        for distributor_id, pk, trigger_date, period_start in rows
+    }
+
+
+# ``/distributors`` as routed: the distributors app's fields plus the open period, which this app owns.
+DISTRIBUTOR_WITH_PERIOD_FIELDS = DISTRIBUTOR_FIELDS.extended_with(
+    batched(
+        "currentDistribution",
+        load_current_distribution,
+        CurrentDistributionSerializer(allow_null=True, help_text="The open (pending) period, if any."),
+        missing=lambda: None,
+    ),
 )

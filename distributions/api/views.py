@@ -3,8 +3,9 @@ from rest_framework.decorators import action
 
 from api.viewsets import StatusTypeSerializer, TenantReadOnlyViewSet, status_types_response
 from distributions.api.filters import DistributionFilterSet
-from distributions.api.serializers import DISTRIBUTION_FIELDS, STATUS_DESCRIPTIONS
+from distributions.api.serializers import DISTRIBUTION_FIELDS, DISTRIBUTOR_WITH_PERIOD_FIELDS, STATUS_DESCRIPTIONS
 from distributions.models import Distribution, DistributionStatus
+from distributors.api import views as distributor_views
 
 
 class DistributionViewSet(TenantReadOnlyViewSet):
@@ -37,3 +38,14 @@ class DistributionViewSet(TenantReadOnlyViewSet):
     def status_types(self, request):
         """Every distribution status with its label and meaning."""
         return status_types_response(DistributionStatus.choices, STATUS_DESCRIPTIONS)
+
+
+class DistributorViewSet(distributor_views.DistributorViewSet):
+    """Distributors (read-only) and the one write of the API, ``credit-metric``.
+
+    Default order: ``id`` descending. Deleted distributors are listed only with ``status=deleted``.
+    """
+
+    # ``/distributors`` as routed: the distributors app's endpoint plus ``currentDistribution``, which this
+    # app owns; ``credit-metric`` is ``metrics.api.views.CreditMetricView`` (``config.urls``).
+    fieldset = DISTRIBUTOR_WITH_PERIOD_FIELDS

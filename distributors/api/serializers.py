@@ -1,4 +1,4 @@
-"""What ``/distributors`` returns and what ``credit-metric`` takes.
+"""What ``/distributors`` returns (``credit-metric`` is the metrics app's: ``metrics.api``).
 
 Core: ``id, name, description, status, units, poolType, poolAmount, distributionType, dateCreated,
 dateModified``.
@@ -12,8 +12,7 @@ Extended (``?fields=`` or ``?include=extended``):
 - ``metricTypes``: ``[{name, points}]`` (one query for the page).
 - ``nextTriggerDates``: the next ``NEXT_TRIGGER_COUNT`` schedule occurrences after now, in UTC; empty
   for an inactive or deleted distributor (it does not trigger; an inactive one catches up when reactivated).
-- ``currentDistribution``: the pending distribution (``{id, triggerDate, periodStart}``) or ``null``
-  (one query for the page).
+- ``currentDistribution``: added by the distributions app (``distributions.api.serializers``), which owns it.
 """
 
 import functools
@@ -23,13 +22,10 @@ from zoneinfo import ZoneInfo
 
 from django.db.models import Case, Count, IntegerField, OuterRef, Subquery, When
 from django.db.models.functions import Coalesce
-from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from api.fields import FieldSet, annotated, batched, column, computed
-from api.filters import MAX_ID
 from collaborators.models import Collaborator, CollaboratorStatus
-from distributions.models import Distribution, DistributionStatus
 from distributors.models import (
     DistributionResolver,
     Distributor,
@@ -41,7 +37,6 @@ from distributors.models import (
 from distributors.schedules import upcoming_triggers
 
 NEXT_TRIGGER_COUNT = 5
-QUANTITY_MAX = 1_000_000
 
 STATUS_DESCRIPTIONS = {
     DistributorStatus.ACTIVE: "Triggers on its schedule; metric credits count.",
@@ -90,16 +85,6 @@ def load_metric_types(ids, context) -> dict[int, list[dict]]:
     return result
 
 
-def load_current_distribution(ids, context) -> dict[int, dict]:
-    rows = Distribution.objects.filter(
-        organization_id=context.organization_id, distributor_id__in=ids, status=DistributionStatus.PENDING
-    ).values_list("distributor_id", "id", "trigger_date", "period_start")
-    return {
-        distributor_id: {"id": pk, "triggerDate": trigger_date, "periodStart": period_start}
-        for distributor_id, pk, trigger_date, period_start in rows
-    }
-
-
 @functools.lru_cache(maxsize=512)
 def _upcoming(schedule: str, timezone_name: str, anchor: datetime, after: datetime) -> tuple[datetime, ...]:
     try:
@@ -124,15 +109,6 @@ class MetricTypeSerializer(serializers.Serializer):
 
     class Meta:
         ref_name = "DistributorMetricType"
-
-
-class CurrentDistributionSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
-    triggerDate = serializers.DateTimeField()
-    periodStart = serializers.DateTimeField()
-
-    class Meta:
-        ref_name = "DistributorCurrentDistribution"
 
 
 DISTRIBUTOR_FIELDS = FieldSet(
@@ -191,110 +167,5 @@ DISTRIBUTOR_FIELDS = FieldSet(
                 help_text=f"The next {NEXT_TRIGGER_COUNT} schedule occurrences after now (empty unless active).",
             ),
         ),
-        batched(
-            "currentDistribution",
-            load_current_distribution,
-            CurrentDistributionSerializer(allow_null=True, help_text="The open (pending) period, if any."),
-            missing=lambda: None,
-        ),
     ],
 )
-
-
-class StrictIntegerField(serializers.IntegerField):
-    """A JSON integer: ``"5"``, ``5.0`` and ``true`` are refused (DRF's IntegerField would coerce them)."""
-
-    def to_internal_value(self, data):
-        if isinstance(data, bool) or not isinstance(data, int):
-            self.fail("invalid")
-        return super().to_internal_value(data)
-
-
-@extend_schema_field(
-    {
-        "oneOf": [{"type": "integer", "minimum": 1}, {"type": "string", "pattern": r"^(\d+|[^:]+:.+)$"}],
-        "description": 'A collaborator id (42 or "42") or an alias `type:code` (e.g. `tracking:REF123`).',
-    }
-)
-class CollaboratorRefField(serializers.Field):
-    default_error_messages = {"invalid": "Enter a collaborator id or an alias 'type:code'."}
-
-    def to_internal_value(self, data) -> str:
-        if isinstance(data, int) and not isinstance(data, bool):
-            if not 1 <= data <= MAX_ID:
-                self.fail("invalid")
-            return str(data)
-        if not isinstance(data, str):
-            self.fail("invalid")
-        text = data.strip()
-        if not text or len(text) > 255 or not text.isprintable():
-            self.fail("invalid")
-        if text.isascii() and text.isdigit():
-            if len(text) > 19 or not 1 <= int(text) <= MAX_ID:
-                self.fail("invalid")
-            return text
-        alias_type, sep, code = text.partition(":")
-        if not sep or not alias_type or not code:
-            self.fail("invalid")
-        return text
-
-    def to_representation(self, value):
-        return value
-
-
-class CreditMetricSerializer(serializers.Serializer):
-    """The body of ``POST /distributors/credit-metric``; unknown keys are refused (a typo must not default)."""
-
-    collaboratorId = CollaboratorRefField()
-    distributorId = StrictIntegerField(
-        required=False,
-        allow_null=True,
-        min_value=1,
-        max_value=MAX_ID,
-        help_text="Credit only this distributor (else every active distributor counting metricType).",
-    )
-    metricType = serializers.SlugField(
-        required=False, default="manual", max_length=50, help_text="A metric type name the distributor counts."
-    )
-    quantity = StrictIntegerField(
-        required=False, default=1, min_value=1, max_value=QUANTITY_MAX, help_text="Units to credit (whole number)."
-    )
-
-    def to_internal_value(self, data):
-        unknown = sorted(set(data) - set(self.fields)) if isinstance(data, dict) else []
-        errors = {name: [f"Unknown field. Valid fields: {', '.join(self.fields)}."] for name in unknown}
-        try:
-            value = super().to_internal_value(data)
-        except serializers.ValidationError as exc:
-            detail = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
-            raise serializers.ValidationError({**detail, **errors}) from exc
-        if errors:
-            raise serializers.ValidationError(errors)
-        return value
-
-    class Meta:
-        ref_name = "CreditMetricRequest"
-
-
-class CreditSerializer(serializers.Serializer):
-    distributorId = serializers.IntegerField()
-    pointsPerUnit = serializers.IntegerField(help_text="The metric type's points on that distributor, at credit time.")
-    points = serializers.IntegerField(help_text="quantity × the metric type's points on that distributor.")
-
-    class Meta:
-        ref_name = "MetricCreditLine"
-
-
-class CreditMetricResponseSerializer(serializers.Serializer):
-    """The service's record of the credit (``metrics.services.metric_credit``), replayed as is."""
-
-    id = serializers.IntegerField(help_text="The credit request's id (the same on a replay).")
-    collaboratorId = serializers.IntegerField(help_text="The resolved collaborator id (also when given an alias).")
-    metricType = serializers.CharField()
-    quantity = serializers.IntegerField()
-    creditedAt = serializers.DateTimeField(help_text="The instant credited: it counts in the period containing it.")
-    credits = CreditSerializer(many=True, help_text="One line per distributor credited.")
-    totalPoints = serializers.IntegerField()
-
-    class Meta:
-        ref_name = "CreditMetricResponse"

@@ -1,40 +1,15 @@
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import status
+from drf_spectacular.utils import extend_schema
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotFound, ValidationError
-from rest_framework.response import Response
 
-from api.errors import Conflict
-from api.schema import error_responses
 from api.viewsets import StatusTypeSerializer, TenantReadOnlyViewSet, status_types_response
-from collaborators.models import Collaborator
-from collaborators.selectors import collaborator_resolve
 from distributors.api.filters import DistributorFilterSet
-from distributors.api.serializers import (
-    DISTRIBUTOR_FIELDS,
-    STATUS_DESCRIPTIONS,
-    CreditMetricResponseSerializer,
-    CreditMetricSerializer,
-)
+from distributors.api.serializers import DISTRIBUTOR_FIELDS, STATUS_DESCRIPTIONS
 from distributors.models import Distributor, DistributorStatus
-from metrics.models import CreditSource
-from metrics.services import IDEMPOTENCY_KEY_MAX_LENGTH, CreditRefused, IdempotencyConflict, metric_credit
-
-
-def _idempotency_key(request) -> str | None:
-    raw = request.headers.get("Idempotency-Key")
-    if raw is None:
-        return None
-    key = raw.strip()
-    if not key or len(key) > IDEMPOTENCY_KEY_MAX_LENGTH or not key.isprintable():
-        raise ValidationError(
-            {"Idempotency-Key": [f"Idempotency-Key must be 1 to {IDEMPOTENCY_KEY_MAX_LENGTH} printable characters."]}
-        )
-    return key
 
 
 class DistributorViewSet(TenantReadOnlyViewSet):
-    """Distributors (read-only) and the one write of the API, ``credit-metric``.
+    """Distributors (read-only). The routed endpoint is ``distributions.api.views.DistributorViewSet``, which
+    adds the open period; ``POST /distributors/credit-metric`` is ``metrics.api.views.CreditMetricView``.
 
     Default order: ``id`` descending. Deleted distributors are listed only with ``status=deleted``.
     """
@@ -43,7 +18,6 @@ class DistributorViewSet(TenantReadOnlyViewSet):
     fieldset = DISTRIBUTOR_FIELDS
     filterset_class = DistributorFilterSet
     ordering_fields = {"id": "id", "name": "name", "status": "status", "dateCreated": "created_at"}
-    action_scopes = {"credit_metric": "metrics:write"}
 
     @extend_schema(summary="List distributors")
     def list(self, request, *args, **kwargs):
@@ -58,76 +32,3 @@ class DistributorViewSet(TenantReadOnlyViewSet):
     def status_types(self, request):
         """Every distributor status with its label and meaning."""
         return status_types_response(DistributorStatus.choices, STATUS_DESCRIPTIONS)
-
-    @extend_schema(
-        summary="Credit a metric to a collaborator",
-        request=CreditMetricSerializer,
-        responses={
-            201: OpenApiResponse(
-                CreditMetricResponseSerializer,
-                description="Credited (or, with `Idempotent-Replayed: true`, the replay of an earlier identical "
-                "request, which credited nothing more).",
-            ),
-            **error_responses(
-                400,
-                404,
-                409,
-                e400="Invalid body or Idempotency-Key, an inactive collaborator, or a metric type no eligible "
-                "active distributor counts: `errors` names the field.",
-                e404="No collaborator with this id or alias in the key's organization.",
-                e409="This Idempotency-Key was already used with a different body.",
-            ),
-        },
-        parameters=[
-            OpenApiParameter(
-                "Idempotency-Key",
-                str,
-                location=OpenApiParameter.HEADER,
-                description="Any unique string (1-200 characters), e.g. a UUID. A retry with the same key and body "
-                "credits nothing more and answers the first response again; the same key with another body is a 409.",
-            ),
-            OpenApiParameter(
-                "Idempotent-Replayed",
-                str,
-                location=OpenApiParameter.HEADER,
-                response=[201],
-                enum=["true"],
-                description="Present (`true`) when the answer is the replay of an earlier request.",
-            ),
-        ],
-    )
-    @action(detail=False, methods=["post"], url_path="credit-metric", filter_backends=[], pagination_class=None)
-    def credit_metric(self, request):
-        """Credit `quantity` × `metricType` to a collaborator, now, on every active distributor that counts the
-        metric type and that the collaborator is eligible for (or only `distributorId`).
-
-        Needs the `metrics:write` scope. The credit counts in the period that contains the instant of the
-        request. A replay (same `Idempotency-Key`, same body) answers 201 with the first response and the header
-        `Idempotent-Replayed: true`, and credits nothing.
-        """
-        serializer = CreditMetricSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
-        idempotency_key = _idempotency_key(request)
-        organization = self.organization
-        try:
-            collaborator = collaborator_resolve(organization=organization, ref=data["collaboratorId"])
-        except Collaborator.DoesNotExist as exc:
-            raise NotFound(f"Collaborator '{data['collaboratorId']}' not found.") from exc
-        try:
-            outcome = metric_credit(
-                organization=organization,
-                collaborator=collaborator,
-                metric_type=data["metricType"],
-                quantity=data["quantity"],
-                distributor_id=data.get("distributorId"),
-                source=CreditSource.API,
-                actor=f"api:{request.auth.prefix}",
-                idempotency_key=idempotency_key,
-            )
-        except IdempotencyConflict as exc:
-            raise Conflict(exc.message) from exc
-        except CreditRefused as exc:
-            raise ValidationError({exc.field or "non_field_errors": [exc.message]}) from exc
-        headers = {"Idempotent-Replayed": "true"} if outcome.replayed else {}
-        return Response(outcome.response, status=status.HTTP_201_CREATED, headers=headers)

@@ -60,7 +60,6 @@ def seed_distributions(
             value=100,
             score=10 - rank,
             rank=rank + 1,
-            status="rejected",
         )
         for ((d, c), o), rank in zip(
             zip(pairs, obligations, strict=True), [i % allocations_per for i in range(len(pairs))], strict=True

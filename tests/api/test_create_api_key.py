@@ -40,7 +40,7 @@ def test_several_scopes(organization):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--organization", "nope", "--name", "x"], "No organization with slug 'nope'."),
+        (["--organization", "nope", "--name", "x"], "--organization: no organization 'nope' (give its slug or id)."),
         (["--organization", "acme", "--name", "x", "--scope", "admin"], "Unknown scope 'admin'"),
         (["--organization", "acme", "--name", "  "], "--name must not be empty."),
     ],

@@ -1,14 +1,12 @@
 """POST /distributors/credit-metric: validation, aliases, scope, idempotency, concurrency (PostgreSQL)."""
 
-import threading
-
 import pytest
-from django.db import connections
 from django.db.models import Sum
 
 from metrics.models import CreditRequest, MetricCredit
 from tests.api.helpers import BASE, client_for
 from tests.factories import ApiKeyFactory, CollaboratorAliasFactory, CollaboratorFactory, DistributorFactory
+from tests.races import Race, run_together
 
 URL = f"{BASE}/distributors/credit-metric"
 
@@ -228,29 +226,6 @@ def test_bad_idempotency_key_is_400(api, world, key):
 # -- concurrency (PostgreSQL) --------------------------------------------------------------------------------
 
 
-def _in_threads(count, work):
-    """Run ``work(i)`` in ``count`` threads started together; each thread has its own connection."""
-    barrier = threading.Barrier(count)
-    results, errors = [None] * count, []
-
-    def run(i):
-        try:
-            barrier.wait()
-            results[i] = work(i)
-        except Exception as exc:  # pragma: no cover - reported below
-            errors.append(exc)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not errors, errors
-    return results
-
-
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_twenty_concurrent_credits_are_all_counted(api_key, world):
@@ -260,7 +235,7 @@ def test_twenty_concurrent_credits_are_all_counted(api_key, world):
         response = client_for(api_key).post(URL, {"collaboratorId": collaborator_id, "quantity": 1}, format="json")
         return response.status_code
 
-    assert _in_threads(20, credit) == [201] * 20
+    assert run_together(20, credit) == [201] * 20
     assert MetricCredit.objects.filter(collaborator_id=collaborator_id).count() == 20
     assert MetricCredit.objects.aggregate(total=Sum("points"))["total"] == 20
     assert CreditRequest.objects.count() == 20
@@ -268,16 +243,21 @@ def test_twenty_concurrent_credits_are_all_counted(api_key, world):
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_twenty_concurrent_retries_with_one_key_credit_once(api_key, world):
+def test_concurrent_retries_with_one_key_wait_for_the_first_and_credit_once(api_key, world):
     collaborator_id = world["collaborator"].pk
 
-    def credit(i):
+    def credit():
         response = client_for(api_key).post(
             URL, {"collaboratorId": collaborator_id}, format="json", headers={"Idempotency-Key": "retry-storm"}
         )
-        return response.status_code, response.json()
+        return response.status_code, response.json(), response.headers.get("Idempotent-Replayed")
 
-    results = _in_threads(20, credit)
-    assert {status for status, _ in results} == {201}
-    assert len({body["id"] for _, body in results}) == 1
+    with Race() as race:
+        first = race.hold(credit)  # answered, not committed: its request row holds the key
+        retries = [race.thread(credit) for _ in range(19)]
+        race.wait_until_blocked(*retries)
+        first.release()
+
+    assert first.result[0] == 201 and first.result[2] is None
+    assert [retry.result for retry in retries] == [(201, first.result[1], "true")] * 19
     assert MetricCredit.objects.count() == 1

@@ -40,7 +40,9 @@ def world(organization):
         distributor=alpha, status="complete", period_start=at(1), trigger_date=at(2), pool=300, value=300
     )
     for rank, value in ((1, 200), (2, 100)):
-        AllocationFactory(distribution=complete, value=value, rank=rank, score=10 * value, status="fulfilled")
+        AllocationFactory(
+            distribution=complete, value=value, rank=rank, score=10 * value, obligation__status="rejected"
+        )
     processing = DistributionFactory(
         distributor=alpha, status="processing", period_start=at(2), trigger_date=at(3), pool=500, value=500
     )
@@ -102,8 +104,8 @@ def test_include_extended_returns_everything(api, world):
     assert complete["pool"] == 300 and complete["unallocated"] == 0 and complete["carriedForward"] == 0
     assert [set(a) for a in complete["allocations"]] == [ALLOCATION_KEYS] * 2
     assert [(a["rank"], a["value"], a["status"]) for a in complete["allocations"]] == [
-        (1, 200, "fulfilled"),
-        (2, 100, "fulfilled"),
+        (1, 200, "rejected"),
+        (2, 100, "rejected"),
     ]
     allocation = world["complete"].allocations.get(rank=1)
     assert complete["allocations"][0] == {
@@ -111,7 +113,7 @@ def test_include_extended_returns_everything(api, world):
         "distributionId": world["complete"].pk,
         "obligationId": allocation.obligation_id,
         "collaboratorId": allocation.collaborator_id,
-        "status": "fulfilled",
+        "status": "rejected",
         "value": 200,
         "score": 2000,
         "rank": 1,

@@ -7,7 +7,7 @@ from rest_framework.test import APIRequestFactory
 from rest_framework.views import APIView
 
 from api.authentication import ApiClient
-from api.viewsets import TenantReadOnlyViewSet
+from api.viewsets import TenantAPIView, TenantReadOnlyViewSet
 from distributions.api.views import DistributionViewSet
 from distributions.models import Distribution
 from tests.api.helpers import BASE
@@ -37,8 +37,14 @@ def api_view_classes():
 def test_every_api_view_is_a_tenant_viewset():
     classes = api_view_classes()
     data_views = {cls for cls in classes if cls.__name__ not in DOCUMENTATION_VIEWS}
-    assert {cls.__name__ for cls in data_views} == {"DistributionViewSet", "DistributorViewSet", "ObligationViewSet"}
-    assert all(issubclass(cls, TenantReadOnlyViewSet) for cls in data_views)
+    assert {cls.__name__ for cls in data_views} == {
+        "DistributionViewSet",
+        "DistributorViewSet",
+        "ObligationViewSet",
+        "CreditMetricView",
+    }
+    assert all(issubclass(cls, TenantReadOnlyViewSet) for cls in data_views if cls.__name__ != "CreditMetricView")
+    assert all(issubclass(cls, TenantAPIView) for cls in data_views if cls.__name__ == "CreditMetricView")
 
 
 def _view_for(view_class, api_key):

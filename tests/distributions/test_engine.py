@@ -14,10 +14,10 @@ from django.test.utils import CaptureQueriesContext
 from collaborators.models import CollaboratorStatus
 from distributions import trigger
 from distributions.models import Allocation, Distribution, DistributionStatus
+from distributions.services import distributor_set_status_with_periods
 from distributors.models import DistributorStatus, Eligibility
-from distributors.services import distributor_set_status
 from obligations.models import AwardType, Obligation
-from tests.distributions.conftest import (
+from tests.distributions.helpers import (
     APR_1,
     FEB_1,
     JAN_1,
@@ -66,7 +66,7 @@ def test_three_collaborators_share_the_pool_by_score(make_distributor, make_coll
             "USD",
         )
         assert obligation.award_type == AwardType.DISTRIBUTION
-        assert obligation.status == allocation.status == "pending"
+        assert obligation.status == "pending"
         assert obligation.organization_id == distribution.organization_id
     following = pending(distributor)
     assert (following.period_start, following.trigger_date, following.rolled_over) == (FEB_1, MAR_1, 0)
@@ -248,7 +248,7 @@ def test_an_inactive_distributor_is_not_triggered_and_catches_up_once_reactivate
     distributor = make_distributor(pool_amount=1000)
     [ada] = make_collaborators(1)
     credit(ada, distributor, 5, at("2026-01-10T00:00:00Z"))
-    distributor_set_status(distributor=distributor, status=DistributorStatus.INACTIVE)
+    distributor_set_status_with_periods(distributor=distributor, status=DistributorStatus.INACTIVE)
 
     summary = run_engine("--now", "2026-03-15T00:00:00Z")
 
@@ -256,7 +256,7 @@ def test_an_inactive_distributor_is_not_triggered_and_catches_up_once_reactivate
     assert triggered(distributor) == []
     assert pending(distributor).trigger_date == FEB_1
 
-    distributor_set_status(distributor=distributor, status=DistributorStatus.ACTIVE)
+    distributor_set_status_with_periods(distributor=distributor, status=DistributorStatus.ACTIVE)
     summary = run_engine("--now", "2026-03-15T00:00:00Z")
 
     assert summary["counts"]["triggered"] == 2
@@ -268,7 +268,7 @@ def test_an_inactive_distributor_is_not_triggered_and_catches_up_once_reactivate
 
 def test_a_deleted_distributor_is_never_triggered(make_distributor):
     distributor = make_distributor()
-    distributor_set_status(distributor=distributor, status=DistributorStatus.DELETED)
+    distributor_set_status_with_periods(distributor=distributor, status=DistributorStatus.DELETED)
 
     assert run_engine("--now", "2026-06-01T00:00:00Z")["counts"] == {
         "triggered": 0,
@@ -337,7 +337,7 @@ def test_obligations_start_approved_when_the_distributor_says_so(make_distributo
 
     [distribution] = triggered(distributor)
     assert distribution.status == DistributionStatus.PROCESSING
-    assert list(Allocation.objects.values_list("status", "obligation__status")) == [("approved", "approved")]
+    assert list(Allocation.objects.values_list("obligation__status", flat=True)) == ["approved"]
 
 
 def test_the_heartbeat_opens_the_missing_period_of_an_active_distributor(org, make_collaborators):
@@ -404,8 +404,9 @@ def test_on_postgresql_the_trigger_statement_count_does_not_grow_with_collaborat
 ):
     small = _trigger_statements(make_distributor, make_collaborators, 2)
     large = _trigger_statements(make_distributor, make_collaborators, 400)
-    # savepoint, lock, settings, scores, one INSERT for obligations + allocations, update, next period, release
-    assert small == large == 8
+    # savepoint, lock, settings, scores, one INSERT for obligations + allocations, update, the distributor's
+    # distributed_through, next period, release
+    assert small == large == 9
 
 
 def test_an_active_distributor_left_without_a_pending_period_gets_the_next_one(make_distributor):
@@ -430,3 +431,25 @@ def test_the_heartbeat_reports_progress_including_the_periods_a_catch_up_adds(ma
 
     assert len(report.plans) == 4
     assert calls == [(1, 3), (2, 4), (3, 4), (4, 4)]
+
+
+def test_a_trigger_closes_its_period_to_back_dated_credits(make_distributor, make_collaborators):
+    """The trigger records its trigger date on the distributor, in the same transaction; from then on the
+    crediting service refuses an instant in that period (it could never count) and accepts the next one."""
+    from metrics.models import CreditSource
+    from metrics.services import CreditRefused, metric_credit
+
+    distributor = make_distributor(pool_amount=100)
+    [ada] = make_collaborators(1)
+    credit(ada, distributor, 5, at("2026-01-10T12:00:00Z"))
+    assert distributor.distributed_through is None
+
+    run_engine("--now", "2026-03-15T00:00:00Z")  # January and February triggered (catch-up)
+
+    distributor.refresh_from_db()
+    assert distributor.distributed_through == MAR_1
+    kwargs = {"organization": distributor.organization, "collaborator": ada, "source": CreditSource.COMMAND}
+    with pytest.raises(CreditRefused, match="already distributed") as refused:
+        metric_credit(now=at("2026-02-20T00:00:00Z"), **kwargs)
+    assert refused.value.field == "credited_at"
+    assert metric_credit(now=MAR_1 + timedelta(seconds=1), **kwargs).total_points == 1

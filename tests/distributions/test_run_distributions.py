@@ -5,18 +5,17 @@ import json
 import os
 import subprocess
 import sys
-import threading
+import time
 from pathlib import Path
 
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.db import connection, connections
 
 from distributions import trigger
 from distributions.models import Allocation, Distribution, EngineRun, EngineRunStatus
 from obligations.models import Obligation
-from tests.distributions.conftest import (
+from tests.distributions.helpers import (
     FEB_1,
     allocations_of,
     at,
@@ -27,7 +26,8 @@ from tests.distributions.conftest import (
     table_counts,
     triggered,
 )
-from tests.factories import DistributorFactory, OrganizationFactory
+from tests.factories import DistributorFactory
+from tests.races import Race, run_together
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 NOW = "2026-04-15T09:00:00Z"
@@ -206,15 +206,26 @@ def test_json_output_shape(make_distributor, make_collaborators):
 @pytest.mark.parametrize(
     ("value", "message"),
     [
-        ("2026-02-01T00:00:00", "--now 2026-02-01T00:00:00 has no UTC offset"),
-        ("2026-02-01", "--now 2026-02-01 has no UTC offset"),
-        ("next tuesday", "--now 'next tuesday' is not an ISO 8601 date-time"),
+        ("2026-02-01T00:00:00", "--now: '2026-02-01T00:00:00' has no UTC offset"),
+        ("2026-02-01", "--now: '2026-02-01' has no UTC offset"),
+        ("next tuesday", "--now: 'next tuesday' is not an ISO 8601 date-time"),
+        # Valid aware date-times, but outside the years the database stores once in UTC (was an OverflowError).
+        ("0001-01-01T00:00:00+14:00", "--now: '0001-01-01T00:00:00+14:00' is out of range"),
+        ("9999-12-31T23:59:59-12:00", "--now: '9999-12-31T23:59:59-12:00' is out of range"),
     ],
 )
-def test_a_naive_or_unparsable_now_is_refused(value, message):
+def test_a_naive_unparsable_or_out_of_range_now_is_refused(value, message):
     with pytest.raises(CommandError, match=message.replace("+", r"\+")):
         call("--now", value)
     assert not EngineRun.objects.exists()
+
+
+def test_a_future_now_is_refused_and_writes_nothing(make_distributor):
+    make_distributor()
+    with pytest.raises(CommandError, match="--now: '2999-01-01T00:00:00Z' is in the future"):
+        call("--now", "2999-01-01T00:00:00Z")
+    assert not EngineRun.objects.exists()
+    assert list(Distribution.objects.values_list("status", flat=True)) == ["pending"]
 
 
 def test_a_bad_now_on_the_command_line_is_one_line_and_a_non_zero_exit():
@@ -230,7 +241,7 @@ def test_a_bad_now_on_the_command_line_is_one_line_and_a_non_zero_exit():
     assert result.returncode != 0
     assert result.stdout == ""
     assert result.stderr.strip().splitlines() == [
-        "CommandError: --now 2026-02-01T00:00 has no UTC offset; add one, e.g. 2026-04-01T00:00:00Z or "
+        "CommandError: --now: '2026-02-01T00:00' has no UTC offset; add one, e.g. 2026-04-01T00:00:00Z or "
         "2026-04-01T00:00:00+02:00."
     ]
 
@@ -286,20 +297,19 @@ def test_a_failing_distribution_is_recorded_the_others_still_run_and_the_exit_is
 
 
 @pytest.mark.django_db
-def test_organization_and_distributor_narrow_the_run(world, make_collaborators):
-    other = OrganizationFactory(slug="other")
-    foreign = DistributorFactory(organization=other)
+def test_organization_and_distributor_narrow_the_run(world, other_org):
+    foreign = DistributorFactory(organization=other_org)
 
     assert run_engine("--now", NOW, "--distributor", str(world["podium"].pk))["counts"]["triggered"] == 3
     assert triggered(world["proportional"]) == []
     assert run_engine("--now", NOW, "--organization", "other")["counts"]["triggered"] == 3  # Feb, Mar, Apr
     assert triggered(world["proportional"]) == [] and len(triggered(foreign)) == 3
 
-    with pytest.raises(CommandError, match="No organization with slug 'nope'"):
+    with pytest.raises(CommandError, match=r"^--organization: no organization 'nope' \(give its slug or id\)\.$"):
         call("--now", NOW, "--organization", "nope")
-    with pytest.raises(CommandError, match=f"No distributor {foreign.pk} in organization 'acme'"):
+    with pytest.raises(CommandError, match=f"^--distributor: no distributor {foreign.pk} in organization 'acme'.$"):
         call("--now", NOW, "--organization", "acme", "--distributor", str(foreign.pk))
-    with pytest.raises(CommandError, match="--distributor must be a distributor id"):
+    with pytest.raises(CommandError, match=r"^--distributor: 'podium' is not a distributor id \(a whole number\)\.$"):
         call("--now", NOW, "--distributor", "podium")
 
 
@@ -311,31 +321,14 @@ def test_organization_and_distributor_narrow_the_run(world, make_collaborators):
 def test_two_concurrent_runs_in_threads_trigger_each_distribution_once(world, monkeypatch):
     """Each thread has its own connection; a slowed plan holds each lock long enough for the other to meet it."""
     real_plan = trigger.distribution_plan
-    barrier = threading.Barrier(2)
 
     def slow_plan(**kwargs):
-        threading.Event().wait(0.05)
+        time.sleep(0.05)
         return real_plan(**kwargs)
 
     monkeypatch.setattr(trigger, "distribution_plan", slow_plan)
-    failures: list[BaseException] = []
+    run_together(2, lambda _: call("--now", NOW))
 
-    def heartbeat():
-        try:
-            barrier.wait(timeout=10)
-            call("--now", NOW)
-        except BaseException as exc:  # reported by the test thread
-            failures.append(exc)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=heartbeat) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-
-    assert failures == []
     runs = list(EngineRun.objects.all())
     assert len(runs) == 2 and all(run.error_count == 0 for run in runs)
     assert sum(run.triggered_count for run in runs) == 10  # each distribution triggered by exactly one run
@@ -347,15 +340,9 @@ def test_two_concurrent_runs_in_threads_trigger_each_distribution_once(world, mo
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_two_concurrent_run_processes_trigger_each_distribution_once(world):
-    db = connection.settings_dict  # the test database, which the subprocesses must use too
-    url = f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-    env = {**os.environ, "DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "config.settings.test"}
-    command = [sys.executable, "manage.py", "run_distributions", "--now", NOW, "--json"]
-    processes = [
-        subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        for _ in range(2)
-    ]
-    outputs = [process.communicate(timeout=120) for process in processes]
+    with Race(timeout=120) as race:
+        processes = [race.process("run_distributions", "--now", NOW, "--json") for _ in range(2)]
+    outputs = [(process.stdout, process.stderr) for process in processes]
 
     assert [process.returncode for process in processes] == [0, 0], outputs
     summaries = [json.loads(stdout) for stdout, _ in outputs]

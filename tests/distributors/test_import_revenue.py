@@ -8,14 +8,9 @@ from django.core.management import CommandError, call_command
 
 from distributors.models import RevenueEntry
 from distributors.units import normalize_units, to_major, to_minor, units_decimal_places
-from tests.factories import OrganizationFactory, RevenueEntryFactory
+from tests.factories import RevenueEntryFactory
 
 HEADER = "amount,units,occurredAt,reference\n"
-
-
-@pytest.fixture
-def org(db):
-    return OrganizationFactory(slug="acme")
 
 
 @pytest.fixture
@@ -127,9 +122,8 @@ def test_reimporting_a_file_adds_nothing(org, csv_file):
     assert RevenueEntry.objects.count() == 3
 
 
-def test_the_same_reference_in_another_organization_is_another_entry(org, csv_file):
-    other = OrganizationFactory(slug="other")
-    RevenueEntryFactory(organization=other, reference="order-1", amount=1)
+def test_the_same_reference_in_another_organization_is_another_entry(org, other_org, csv_file):
+    RevenueEntryFactory(organization=other_org, reference="order-1", amount=1)
     run(csv_file("12.34,USD,2026-03-01T10:00:00Z,order-1\n"))
     assert RevenueEntry.objects.filter(reference="order-1").count() == 2
 
@@ -155,7 +149,7 @@ def test_a_stored_reference_with_other_values_is_an_error_and_imports_nothing(or
         ("-1.00,USD,2026-03-01T10:00:00Z,r2\n", "line 3, column amount: '-1.00' is negative"),
         ("abc,USD,2026-03-01T10:00:00Z,r2\n", "line 3, column amount: 'abc' is not a decimal number"),
         ("1,U S D,2026-03-01T10:00:00Z,r2\n", "line 3, column units:"),
-        ("1,USD,2026-03-01T10:00:00,r2\n", "line 3, column occurredAt: '2026-03-01T10:00:00' has no time zone"),
+        ("1,USD,2026-03-01T10:00:00,r2\n", "line 3, column occurredAt: '2026-03-01T10:00:00' has no UTC offset"),
         ("1,USD,01/03/2026,r2\n", "line 3, column occurredAt: '01/03/2026' is not an ISO 8601 date-time"),
         ("1,USD,2026-03-01T10:00:00Z,\n", "line 3, column reference: the reference is empty."),
         ("1,USD,2026-03-01T10:00:00Z\n", "line 3: 3 fields where the header has 4."),
@@ -209,7 +203,7 @@ def test_an_empty_file_with_a_header_imports_nothing(org, csv_file):
 
 
 def test_unknown_organization_and_missing_file_are_readable_errors(org, csv_file, tmp_path):
-    with pytest.raises(CommandError, match=r"^No organization with slug 'nope'\.$"):
+    with pytest.raises(CommandError, match=r"^--organization: no organization 'nope' \(give its slug or id\)\.$"):
         run(csv_file(""), slug="nope")
     with pytest.raises(CommandError, match=r"^Cannot read .*missing\.csv: No such file or directory\.$"):
         run(str(tmp_path / "missing.csv"))

@@ -10,7 +10,7 @@ from django.core.management import call_command
 
 from distributions.models import Distribution
 from obligations.models import Obligation, Payout
-from tests.factories import AllocationFactory, CollaboratorFactory, OrganizationFactory
+from tests.factories import AllocationFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -21,13 +21,12 @@ def staff(django_user_model):
 
 
 @pytest.fixture
-def triggered_distribution():
-    organization = OrganizationFactory(slug="acme", name="Acme")
+def triggered_distribution(org, ada, alan):
     first = AllocationFactory(
-        organization=organization,
-        distribution__distributor__organization=organization,
+        organization=org,
+        distribution__distributor__organization=org,
         distribution__distributor__name="Monthly revenue share",
-        collaborator=CollaboratorFactory(organization=organization, full_name="Ada Lovelace"),
+        collaborator=ada,
         value=700,
         distribution__value=1000,
         distribution__pool=1000,
@@ -35,9 +34,9 @@ def triggered_distribution():
         score=70,
     )
     AllocationFactory(
-        organization=organization,
+        organization=org,
         distribution=first.distribution,
-        collaborator=CollaboratorFactory(organization=organization, full_name="Alan Turing"),
+        collaborator=alan,
         value=300,
         rank=2,
         score=30,

@@ -6,7 +6,7 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
-from metrics.models import CreditRequest, MetricCredit
+from metrics.models import MAX_CREDIT_QUANTITY, CreditRequest, MetricCredit
 from tests.factories import CollaboratorAliasFactory, CollaboratorFactory, DistributorFactory
 
 pytestmark = pytest.mark.django_db
@@ -43,14 +43,34 @@ def test_back_dates_with_at_and_replays_with_the_same_idempotency_key(org, colla
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--organization", "nope", "--collaborator", "1"], "No organization with slug 'nope'."),
+        (["--organization", "nope", "--collaborator", "1"], "--organization: no organization 'nope' (give its slug"),
         (["--organization", "acme", "--collaborator", "tracking:missing"], "--collaborator: no collaborator"),
-        (["--organization", "acme", "--collaborator", "{c}", "--quantity", "0"], "--quantity: quantity must be"),
+        (
+            ["--organization", "acme", "--collaborator", "{c}", "--quantity", "0"],
+            f"--quantity: The quantity must be a whole number from 1 to {MAX_CREDIT_QUANTITY}.",
+        ),
+        (
+            ["--organization", "acme", "--collaborator", "{c}", "--quantity", str(MAX_CREDIT_QUANTITY + 1)],
+            f"--quantity: The quantity must be a whole number from 1 to {MAX_CREDIT_QUANTITY}.",
+        ),
         (["--organization", "acme", "--collaborator", "{c}", "--metric-type", "x"], "--metric-type: Metric type 'x'"),
-        (["--organization", "acme", "--collaborator", "{c}", "--distributor", "999"], "--distributor: Distributor 999"),
+        (
+            ["--organization", "acme", "--collaborator", "{c}", "--distributor", "999"],
+            "--distributor: no distributor 999 in organization 'acme'.",
+        ),
         (["--organization", "acme", "--collaborator", "{c}", "--at", "yesterday"], "--at: 'yesterday' is not"),
-        (["--organization", "acme", "--collaborator", "{c}", "--at", "2026-01-05T10:00"], "has no time zone"),
-        (["--organization", "acme", "--collaborator", "{c}", "--at", "2999-01-01T00:00Z"], "is in the future"),
+        (
+            ["--organization", "acme", "--collaborator", "{c}", "--at", "2026-01-05T10:00"],
+            "--at: '2026-01-05T10:00' has no UTC offset",
+        ),
+        (
+            ["--organization", "acme", "--collaborator", "{c}", "--at", "2999-01-01T00:00Z"],
+            "--at: '2999-01-01T00:00Z' is in the future; credits can only be back-dated.",
+        ),
+        (  # a valid aware date-time, but the year 0 in UTC (was an OverflowError)
+            ["--organization", "acme", "--collaborator", "{c}", "--at", "0001-01-01T00:00:00+05:00"],
+            "--at: '0001-01-01T00:00:00+05:00' is out of range",
+        ),
     ],
 )
 def test_bad_input_is_one_readable_command_error(org, collaborator, args, message):

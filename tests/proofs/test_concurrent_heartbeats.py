@@ -10,7 +10,8 @@ from distributions.services import distribution_open_first
 from metrics.models import CreditRequest, MetricCredit
 from obligations.models import Obligation
 from tests.factories import CollaboratorFactory, DistributorFactory, OrganizationFactory
-from tests.proofs.conftest import assert_nothing_half_written, manage_process, results_snapshot
+from tests.proofs.helpers import assert_nothing_half_written, results_snapshot
+from tests.races import Race
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -66,10 +67,10 @@ def test_four_concurrent_heartbeats_trigger_each_distribution_once():
     build_fifty_due_distributions()
     now = "2026-02-15T00:00:00Z"  # one period (January) due for each of the fifty distributors
 
-    processes = [manage_process("run_distributions", "--now", now, "--json") for _ in range(PROCESSES)]
-    outputs = [process.communicate(timeout=300) for process in processes]
-    for process, (_stdout, stderr) in zip(processes, outputs, strict=True):
-        assert process.returncode == 0, stderr
+    with Race(timeout=300) as race:
+        processes = [race.process("run_distributions", "--now", now, "--json") for _ in range(PROCESSES)]
+    for process in processes:
+        assert process.returncode == 0, process.stderr
 
     runs = list(EngineRun.objects.all())
     assert len(runs) == PROCESSES
@@ -84,8 +85,8 @@ def test_four_concurrent_heartbeats_trigger_each_distribution_once():
     concurrent = results_snapshot()
 
     reset_engine_output()
-    single = manage_process("run_distributions", "--now", now, "--json")
-    _, stderr = single.communicate(timeout=300)
-    assert single.returncode == 0, stderr
+    with Race(timeout=300) as race:
+        single = race.process("run_distributions", "--now", now, "--json")
+    assert single.returncode == 0, single.stderr
     assert results_snapshot() == concurrent
     assert sum(v for _, _, _, v, _, _ in concurrent["shares"]) == sum(10_000 + 37 * n for n in range(DISTRIBUTORS))

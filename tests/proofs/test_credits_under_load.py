@@ -2,12 +2,10 @@
 nothing, and requests repeating one idempotency key count once (PostgreSQL, several worker processes)."""
 
 import json
-import os
 import socket
 import subprocess
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
 from http.client import HTTPConnection
 
 import pytest
@@ -15,7 +13,7 @@ from django.db.models import Sum
 
 from metrics.models import CreditRequest, MetricCredit
 from tests.factories import ApiKeyFactory, CollaboratorFactory, DistributorFactory, OrganizationFactory
-from tests.proofs.conftest import ROOT, database_url
+from tests.races import Race, database_url, run_together
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -33,45 +31,24 @@ def free_port() -> int:
 @pytest.fixture
 def server():
     port = free_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url(),
-        "DJANGO_SETTINGS_MODULE": "config.settings.test",
-        "API_THROTTLE_RATE": "off",
-    }
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "config.wsgi",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            "3",
-            "--threads",
-            "2",
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            if process.poll() is not None:
-                pytest.fail(f"gunicorn exited: {process.stdout.read()}")
-            time.sleep(0.1)
-    yield port
-    process.terminate()
-    process.wait(timeout=20)
+    env = {"DATABASE_URL": database_url(), "DJANGO_SETTINGS_MODULE": "config.settings.test", "API_THROTTLE_RATE": "off"}
+    argv = [sys.executable, "-m", "gunicorn", "config.wsgi", "--bind", f"127.0.0.1:{port}"]
+    argv += ["--workers", "3", "--threads", "2", "--log-level", "warning"]
+    with Race(timeout=30) as race:
+        process = race.popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
+        def listening() -> bool:
+            if not process.alive():
+                pytest.fail(f"gunicorn exited: {process.wait().stdout}")
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            except OSError:
+                return False
+            return True
+
+        race.wait_until(listening, f"gunicorn listening on port {port}", poll=0.1)
+        yield port
+        process.popen.terminate()  # the race then fails the test if it has not ended within its timeout
 
 
 def post_credit(port: int, secret: str, body: dict, idempotency_key: str | None = None) -> tuple[int, dict, dict]:
@@ -102,8 +79,7 @@ def test_concurrent_credits_are_all_counted_and_a_repeated_key_counts_once(serve
         return statuses
 
     started = time.monotonic()
-    with ThreadPoolExecutor(CLIENTS) as pool:
-        statuses = [status for result in pool.map(client, range(CLIENTS)) for status in result]
+    statuses = [status for result in run_together(CLIENTS, client, timeout=300) for status in result]
     elapsed = time.monotonic() - started
     assert statuses == [201] * (CLIENTS * REQUESTS_PER_CLIENT)
 
@@ -116,8 +92,7 @@ def test_concurrent_credits_are_all_counted_and_a_repeated_key_counts_once(serve
 
     # The same request retried at once from many clients: one credit, every answer identical.
     body = {"collaboratorId": collaborators[0].pk, "metricType": "sale", "quantity": 7}
-    with ThreadPoolExecutor(CLIENTS) as pool:
-        answers = list(pool.map(lambda _: post_credit(server, secret, body, "retry-me"), range(SAME_KEY_REQUESTS)))
+    answers = run_together(SAME_KEY_REQUESTS, lambda _: post_credit(server, secret, body, "retry-me"))
     assert {status for status, _, _ in answers} <= {200, 201}
     assert len({json.dumps(payload, sort_keys=True) for _, payload, _ in answers}) == 1
     assert CreditRequest.objects.filter(idempotency_key="retry-me").count() == 1

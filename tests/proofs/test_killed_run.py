@@ -6,7 +6,6 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from django.db import connection
 
 from collaborators.models import Collaborator
 from distributions.models import Allocation, Distribution, EngineRun
@@ -14,7 +13,8 @@ from distributions.services import distribution_open_first
 from metrics.models import CreditRequest, MetricCredit
 from obligations.models import Obligation
 from tests.factories import DistributorFactory, OrganizationFactory
-from tests.proofs.conftest import assert_nothing_half_written, manage_process, results_snapshot
+from tests.proofs.helpers import assert_nothing_half_written, results_snapshot
+from tests.races import Race
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -58,46 +58,37 @@ def build_large_due_distribution():
     return distributor
 
 
-def other_backends(where: str = "") -> list[tuple]:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT pid, state, query FROM pg_stat_activity WHERE datname = current_database() "
-            f"AND pid <> pg_backend_pid() {where}"
-        )
-        return cursor.fetchall()
-
-
-def kill_mid_trigger() -> str:
+def kill_mid_trigger(race: Race) -> str:
     """Start a heartbeat and SIGKILL it while it is writing the trigger; return what it was doing."""
-    process = manage_process("run_distributions", "--now", NOW)
-    deadline = time.monotonic() + 120
-    seen = None
-    while time.monotonic() < deadline and process.poll() is None:
-        writing = other_backends(
-            "AND state = 'active' "
-            "AND (query ILIKE '%obligations_obligation%' OR query ILIKE '%distributions_allocation%')"
+    process = race.process("run_distributions", "--now", NOW)
+
+    def writing():
+        if not process.alive():
+            pytest.fail(f"the run ended before it was seen writing; make the trigger larger: {process.wait().stderr}")
+        return next(
+            (
+                query
+                for _pid, state, _type, _event, query in race.activity(process)
+                if state == "active" and ("obligations_obligation" in query or "distributions_allocation" in query)
+            ),
+            None,
         )
-        if writing:
-            seen = writing[0][2][:80]
-            process.send_signal(signal.SIGKILL)
-            break
-        time.sleep(0.002)
+
+    seen = race.wait_until(writing, "the run writing its trigger", timeout=120, poll=0.002)
+    process.popen.send_signal(signal.SIGKILL)
     process.wait(timeout=60)
-    assert seen is not None, "the run ended before it was seen writing; make the trigger larger"
     assert process.returncode == -signal.SIGKILL
     # Its server backend rolls back once it notices the client is gone; wait for that before looking.
-    for _ in range(500):
-        if not other_backends():
-            break
-        time.sleep(0.02)
-    return seen
+    race.wait_until(lambda: not race.activity(process), "the killed run's backend end", timeout=30)
+    return seen[:80]
 
 
 def test_a_killed_run_leaves_nothing_half_written_and_the_next_run_completes():
     started = time.monotonic()
     build_large_due_distribution()
     print(f"built in {time.monotonic() - started:.1f} s")
-    killed_while = kill_mid_trigger()
+    with Race(timeout=300) as race:
+        killed_while = kill_mid_trigger(race)
     print(f"killed at {time.monotonic() - started:.1f} s while running: {killed_while}")
 
     assert_nothing_half_written()
@@ -105,9 +96,9 @@ def test_a_killed_run_leaves_nothing_half_written_and_the_next_run_completes():
     assert january.status == "pending", f"killed while running: {killed_while}"
     assert not Obligation.objects.exists() and not Allocation.objects.exists()
 
-    again = manage_process("run_distributions", "--now", NOW)
-    _, stderr = again.communicate(timeout=300)
-    assert again.returncode == 0, stderr
+    with Race(timeout=300) as race:
+        again = race.process("run_distributions", "--now", NOW)
+    assert again.returncode == 0, again.stderr
     print(f"re-run done at {time.monotonic() - started:.1f} s")
     assert_nothing_half_written()
     after_kill = results_snapshot()
@@ -124,7 +115,7 @@ def test_a_killed_run_leaves_nothing_half_written_and_the_next_run_completes():
         status="pending", pool=None, value=0, unallocated=0, triggered_at=None
     )
     print(f"reset done at {time.monotonic() - started:.1f} s")
-    clean = manage_process("run_distributions", "--now", NOW)
-    _, stderr = clean.communicate(timeout=300)
-    assert clean.returncode == 0, stderr
+    with Race(timeout=300) as race:
+        clean = race.process("run_distributions", "--now", NOW)
+    assert clean.returncode == 0, clean.stderr
     assert results_snapshot() == after_kill

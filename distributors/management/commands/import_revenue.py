@@ -1,25 +1,22 @@
-"""``manage.py import_revenue FILE.csv --organization SLUG``: load revenue entries for revenue-share pools.
+"""``manage.py import_revenue FILE.csv --organization SLUG_OR_ID``: load revenue entries for revenue-share pools.
 
-Thin: open the file, resolve the tenant, hand the rows to ``distributors.revenue.revenue_import`` (which
-holds the rules: all or nothing, re-imports add nothing), print one summary line. Safe to re-run from cron
-on the same file.
+Thin: open the file, hand the rows to ``distributors.revenue.revenue_import`` (which holds the rules: all or
+nothing, re-imports add nothing), print one summary line. Safe to re-run from cron on the same file.
 """
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from distributors.revenue import RevenueImportError, revenue_csv_rows, revenue_import
-from organizations.management.cli import organization_by_slug, progress
+from organizations.management.base import OrganizationCommand, progress
 
 
-class Command(BaseCommand):
+class Command(OrganizationCommand):
     help = "Import revenue entries (CSV columns amount, units, occurredAt, reference) for one organization."
 
     def add_arguments(self, parser):
         parser.add_argument("file", metavar="FILE.csv")
-        parser.add_argument("--organization", required=True, metavar="SLUG")
 
-    def handle(self, *args, **options):
-        organization = organization_by_slug(options["organization"])
+    def handle(self, *args, organization, **options):
         path = options["file"]
         try:
             with open(path, encoding="utf-8-sig", newline="") as file:
@@ -31,7 +28,7 @@ class Command(BaseCommand):
             raise CommandError(f"{path} is not UTF-8 text.") from None
         except RevenueImportError as exc:
             raise CommandError(f"{path}: nothing imported; {exc}") from None
-        self.stdout.write(
+        self.write_summary(
             f"Imported {result.created} revenue entr{'y' if result.created == 1 else 'ies'} into "
             f"'{organization.slug}' from {path}; {result.skipped} already present, skipped."
         )

@@ -1,9 +1,10 @@
-"""``manage.py export_payouts --fulfillment ID [--mark-paid] [--output FILE]``: the payout CSV.
+"""``manage.py export_payouts --fulfillment ID [--organization SLUG_OR_ID] [--mark-paid] [--output FILE]``.
 
-Thin: call ``obligations.services.fulfillment_export`` and write its rows, both in one transaction, so a
-write that fails (full disk, closed pipe) also undoes the status moves. ``--output`` is written to a
-temporary file renamed into place, so a reader never sees half a file. With the CSV on stdout, the summary
-line goes to stderr so that the CSV stays clean.
+The payout CSV. Thin: call ``distributions.services.fulfillment_export_and_follow`` and write its rows,
+both in one transaction, so a write that fails (full disk, closed pipe) also undoes the status moves.
+``--output`` is written to a temporary file renamed into place, so a reader never sees half a file. With the
+CSV on stdout, the summary line goes to stderr (the command base's ``write_summary``) so that the CSV stays
+clean.
 """
 
 import io
@@ -11,31 +12,33 @@ import os
 import tempfile
 
 from django.core.exceptions import ValidationError
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from django.db import transaction
 
+from distributions.services import fulfillment_export_and_follow
+from obligations.exports import payouts_write_csv
 from obligations.models import Fulfillment
-from obligations.selectors import payouts_write_csv
-from obligations.services import fulfillment_export
-from organizations.management.cli import organization_by_slug
+from organizations.management.base import OrganizationCommand
 
 
-class Command(BaseCommand):
-    help = "Write a fulfillment's payouts as CSV; moves it to processing, and with --mark-paid marks them paid."
+class Command(OrganizationCommand):
+    help = (
+        "Write a fulfillment's payouts as CSV; moves it to processing, and with --mark-paid marks them paid. "
+        "With --organization, a fulfillment of another organization is refused."
+    )
+    organization_required = False
 
     def add_arguments(self, parser):
         parser.add_argument("--fulfillment", required=True, type=int, metavar="ID")
-        parser.add_argument("--organization", metavar="SLUG", help="Refuse a fulfillment of another organization.")
         parser.add_argument("--mark-paid", action="store_true", help="Mark every unpaid payout paid.")
         parser.add_argument("--output", metavar="FILE", help="Write the CSV here instead of stdout.")
 
-    def handle(self, *args, **options):
-        organization = organization_by_slug(options["organization"]) if options["organization"] else None
+    def handle(self, *args, organization, **options):
         output = options["output"]
         temp_path = None
         try:
             with transaction.atomic():
-                export = fulfillment_export(
+                export = fulfillment_export_and_follow(
                     fulfillment_id=options["fulfillment"], organization=organization, mark_paid=options["mark_paid"]
                 )
                 if output:
@@ -74,7 +77,4 @@ class Command(BaseCommand):
             f"Exported {len(export.rows)} payout(s) of fulfillment {fulfillment.pk} to {output or 'stdout'}"
             f"{paid}; fulfillment is {fulfillment.status}."
         )
-        if output:
-            self.stdout.write(summary)
-        else:
-            self.stderr.write(summary, style_func=str)  # stderr only to keep stdout pure CSV; not an error
+        self.write_summary(summary, data_on_stdout=not output)  # with the CSV on stdout, stdout stays pure CSV

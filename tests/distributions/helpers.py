@@ -1,18 +1,17 @@
-"""Helpers for the engine tests: distributors with their open period, credits at an instant, engine runs."""
+"""Helpers of the engine tests: instants, credits at an instant, engine runs and what they wrote.
+
+The fixtures they use (``org``, ``make_distributor``, ``make_collaborators``) are in ``tests/conftest.py``."""
 
 import io
 import json
 from datetime import UTC, datetime
 
-import pytest
 from django.core.management import call_command
 
 from distributions.models import Allocation, Distribution, EngineRun
-from distributions.services import distribution_open_first
 from metrics.models import CreditSource
 from metrics.services import metric_credit
 from obligations.models import Obligation
-from tests.factories import CollaboratorFactory, DistributorFactory, OrganizationFactory
 
 
 def at(text: str) -> datetime:
@@ -26,33 +25,6 @@ JAN_1 = at("2026-01-01T00:00:00Z")
 FEB_1 = at("2026-02-01T00:00:00Z")
 MAR_1 = at("2026-03-01T00:00:00Z")
 APR_1 = at("2026-04-01T00:00:00Z")
-
-
-@pytest.fixture
-def org(db):
-    return OrganizationFactory(slug="acme", name="Acme", timezone="UTC")
-
-
-@pytest.fixture
-def make_distributor(org):
-    """A distributor (DistributorFactory defaults: monthly from 2026-01-01 UTC, fixed 100000 USD, proportional,
-    counting ``manual`` at 1 point) with its first pending period (2026-01-01, 2026-02-01]."""
-
-    def make(**fields):
-        fields.setdefault("organization", org)
-        distributor = DistributorFactory(**fields)
-        distribution_open_first(distributor=distributor)
-        return distributor
-
-    return make
-
-
-@pytest.fixture
-def make_collaborators(org):
-    def make(count: int, organization=None):
-        return [CollaboratorFactory(organization=organization or org) for _ in range(count)]
-
-    return make
 
 
 def credit(collaborator, distributor, points: int, when: datetime) -> None:
