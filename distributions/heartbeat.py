@@ -38,12 +38,13 @@ import os
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 
+from clock import iso_utc
 from distributions import trigger
 from distributions.models import Distribution, EngineRun, EngineRunStatus
 from distributions.selectors import distribution_missing_period, distributions_due, distributors_without_pending
@@ -56,10 +57,6 @@ logger = logging.getLogger(__name__)
 
 Progress = Callable[[int, int], None]
 """Called after each distribution with (done, total known so far)."""
-
-
-def _iso(moment: datetime | None) -> str | None:
-    return moment.astimezone(UTC).isoformat() if moment else None
 
 
 @dataclass(frozen=True)
@@ -86,8 +83,8 @@ class OpenedPeriod:
         return {
             "distribution_id": self.distribution_id,
             "distributor_id": self.distributor_id,
-            "period_start": _iso(self.period_start),
-            "trigger_date": _iso(self.trigger_date),
+            "period_start": iso_utc(self.period_start),
+            "trigger_date": iso_utc(self.trigger_date),
             "rolled_over": self.rolled_over,
         }
 
@@ -122,7 +119,7 @@ class HeartbeatReport:
             {
                 "distribution_id": getattr(distribution, "pk", None),
                 "distributor_id": getattr(distribution, "distributor_id", None),
-                "trigger_date": _iso(getattr(distribution, "trigger_date", None)),
+                "trigger_date": iso_utc(getattr(distribution, "trigger_date", None)),
                 "error": f"{type(exc).__name__}: {exc}",
             }
         )
@@ -131,11 +128,11 @@ class HeartbeatReport:
         """The ``--json`` summary (snake_case, like the models and the engine run)."""
         return {
             "dry_run": self.dry_run,
-            "as_of": _iso(self.as_of),
+            "as_of": iso_utc(self.as_of),
             "engine_run_id": self.engine_run.pk if self.engine_run else None,
             "status": self.status,
-            "started_at": _iso(self.started_at),
-            "finished_at": _iso(self.finished_at),
+            "started_at": iso_utc(self.started_at),
+            "finished_at": iso_utc(self.finished_at),
             "counts": self.counts,
             "distributions": [plan.as_dict() for plan in self.plans],
             "opened": [period.as_dict() for period in self.opened],
@@ -149,12 +146,12 @@ class HeartbeatReport:
         if self.dry_run:
             return (
                 f"run_distributions --dry-run: would trigger {counts['triggered']}, open {counts['opened']}, "
-                f"{counts['errors']} would fail (as of {_iso(self.as_of)}); nothing was written."
+                f"{counts['errors']} would fail (as of {iso_utc(self.as_of)}); nothing was written."
             )
         return (
             f"run_distributions: triggered {counts['triggered']}, opened {counts['opened']}, "
             f"skipped {counts['skipped']}, failed {counts['errors']} "
-            f"(as of {_iso(self.as_of)}, engine run {self.engine_run.pk if self.engine_run else '-'}, "
+            f"(as of {iso_utc(self.as_of)}, engine run {self.engine_run.pk if self.engine_run else '-'}, "
             f"{seconds:.1f} s)."
         )
 

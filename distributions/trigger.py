@@ -51,7 +51,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from django.db import connection, transaction
@@ -59,6 +59,7 @@ from django.db.models import BigIntegerField, Exists, Min, OuterRef, Sum
 from django.db.models.functions import Cast
 from django.utils import timezone
 
+from clock import iso_utc
 from collaborators.models import CollaboratorStatus
 from distributions.engine.splits import TOP_N, ScoredCollaborator, Share, split_pool
 from distributions.models import Allocation, Distribution, DistributionStatus
@@ -85,10 +86,6 @@ POSTGRESQL_TRIGGER_SETTINGS = {"work_mem": "64MB", "jit": "off", "enable_nestloo
 
 class DistributionAlreadyTriggered(Exception):
     """The distribution was no longer pending when the plan was written (the lock was not held)."""
-
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat()
 
 
 @dataclass(frozen=True)
@@ -134,8 +131,8 @@ class DistributionPlan:
             "organization": self.organization_slug,
             "units": self.units,
             "resolver": self.resolver,
-            "period_start": _iso(self.period_start),
-            "trigger_date": _iso(self.trigger_date),
+            "period_start": iso_utc(self.period_start),
+            "trigger_date": iso_utc(self.trigger_date),
             "rolled_over": self.rolled_over,
             "period_pool": self.period_pool,
             "pool": self.pool,
@@ -144,7 +141,7 @@ class DistributionPlan:
             "carried_forward": self.carried_forward,
             "status": str(self.status),
             "obligation_status": self.obligation_status,
-            "next_period": {"trigger_date": _iso(self.next_trigger_date), "rolled_over": self.next_rolled_over},
+            "next_period": {"trigger_date": iso_utc(self.next_trigger_date), "rolled_over": self.next_rolled_over},
             "shares": [
                 {"collaborator_id": s.collaborator_id, "score": s.score, "value": s.value, "rank": s.rank}
                 for s in self.shares
@@ -398,7 +395,7 @@ def _write_shares_bulk_create(*, plan: DistributionPlan, distribution_id: int, n
 
 
 def _obligation_description(plan: DistributionPlan, distribution_id: int) -> str:
-    text = f"Distribution {distribution_id}: {plan.distributor_name}, period ending {_iso(plan.trigger_date)}"
+    text = f"Distribution {distribution_id}: {plan.distributor_name}, period ending {iso_utc(plan.trigger_date)}"
     return text[: Obligation._meta.get_field("description").max_length]
 
 

@@ -3,6 +3,7 @@ from django.db import models
 from django.db.models import Q
 
 from collaborators.models import Collaborator
+from distributors import rules
 from distributors.units import clean_units_field
 from lifecycle import LifecycleModelMixin, StatusLifecycle
 from organizations.models import Organization
@@ -15,20 +16,20 @@ class DistributorStatus(models.TextChoices):
 
 
 class PoolResolver(models.TextChoices):
-    FIXED = "fixed", "Fixed amount per period"
-    REVENUE_SHARE = "revenueShare", "Share of the period's revenue"
+    FIXED = rules.POOL_FIXED, "Fixed amount per period"
+    REVENUE_SHARE = rules.POOL_REVENUE_SHARE, "Share of the period's revenue"
 
 
 class DistributionResolver(models.TextChoices):
-    PERFORMANCE_SHARED_POOL = "performanceSharedPool", "Proportional to score"
-    SHARED_ENGAGEMENT_POOL = "sharedEngagementPool", "Equal among non-zero scores"
-    TOP_SCORE_WINS = "topScoreWins", "Highest score takes the pool"
-    TOP_N = "topN", "Ranked shares (e.g. 50/30/20)"
+    PERFORMANCE_SHARED_POOL = rules.PERFORMANCE_SHARED_POOL, "Proportional to score"
+    SHARED_ENGAGEMENT_POOL = rules.SHARED_ENGAGEMENT_POOL, "Equal among non-zero scores"
+    TOP_SCORE_WINS = rules.TOP_SCORE_WINS, "Highest score takes the pool"
+    TOP_N = rules.TOP_N, "Ranked shares (e.g. 50/30/20)"
 
 
 class TiePolicy(models.TextChoices):
-    SPLIT = "split", "Tied collaborators share their places equally"
-    EARLIEST = "earliest", "Earlier first credit wins the tie"
+    SPLIT = rules.TIE_SPLIT, "Tied collaborators share their places equally"
+    EARLIEST = rules.TIE_EARLIEST, "Earlier first credit wins the tie"
 
 
 class Eligibility(models.TextChoices):

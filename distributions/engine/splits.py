@@ -68,15 +68,16 @@ from datetime import UTC, datetime, timedelta
 from itertools import compress
 from operator import attrgetter
 
-PERFORMANCE_SHARED_POOL = "performanceSharedPool"
-SHARED_ENGAGEMENT_POOL = "sharedEngagementPool"
-TOP_SCORE_WINS = "topScoreWins"
-TOP_N = "topN"
-RESOLVERS = (PERFORMANCE_SHARED_POOL, SHARED_ENGAGEMENT_POOL, TOP_SCORE_WINS, TOP_N)
-
-TIE_SPLIT = "split"
-TIE_EARLIEST = "earliest"
-TIE_POLICIES = (TIE_SPLIT, TIE_EARLIEST)
+from distributors.rules import (  # the one definition of the rule names (pure, like this module)
+    PERFORMANCE_SHARED_POOL,
+    RESOLVERS,
+    SHARED_ENGAGEMENT_POOL,
+    TIE_EARLIEST,
+    TIE_POLICIES,
+    TIE_SPLIT,
+    TOP_N,
+    TOP_SCORE_WINS,
+)
 
 WEIGHTS_TOTAL = 100  # topN weights are whole percentages
 

@@ -198,9 +198,9 @@ def test_three_missed_months_are_caught_up_oldest_first(make_distributor, make_c
     summary = run_engine("--now", "2026-04-15T09:00:00Z")
 
     assert [d["trigger_date"] for d in summary["distributions"]] == [
-        "2026-02-01T00:00:00+00:00",
-        "2026-03-01T00:00:00+00:00",
-        "2026-04-01T00:00:00+00:00",
+        "2026-02-01T00:00:00Z",
+        "2026-03-01T00:00:00Z",
+        "2026-04-01T00:00:00Z",
     ]
     january, february, march = triggered(distributor)
     assert [d.period_start for d in (january, february, march)] == [JAN_1, FEB_1, MAR_1]
@@ -354,8 +354,8 @@ def test_the_heartbeat_opens_the_missing_period_of_an_active_distributor(org, ma
         {
             "distribution_id": opened.pk,
             "distributor_id": distributor.pk,
-            "period_start": "2026-01-01T00:00:00+00:00",
-            "trigger_date": "2026-02-01T00:00:00+00:00",
+            "period_start": "2026-01-01T00:00:00Z",
+            "trigger_date": "2026-02-01T00:00:00Z",
             "rolled_over": 0,
         }
     ]

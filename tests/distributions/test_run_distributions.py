@@ -167,7 +167,7 @@ def test_json_output_shape(make_distributor, make_collaborators):
         "skipped",
         "errors",
     }
-    assert summary["as_of"] == "2026-02-01T00:00:00+00:00"
+    assert summary["as_of"] == "2026-02-01T00:00:00Z"
     assert summary["status"] == "succeeded"
     assert summary["engine_run_id"] == EngineRun.objects.get().pk
     [plan] = summary["distributions"]
@@ -178,8 +178,8 @@ def test_json_output_shape(make_distributor, make_collaborators):
         "organization": "acme",
         "units": "USD",
         "resolver": "performanceSharedPool",
-        "period_start": "2026-01-01T00:00:00+00:00",
-        "trigger_date": "2026-02-01T00:00:00+00:00",
+        "period_start": "2026-01-01T00:00:00Z",
+        "trigger_date": "2026-02-01T00:00:00Z",
         "rolled_over": 0,
         "period_pool": 1000,
         "pool": 1000,
@@ -188,15 +188,15 @@ def test_json_output_shape(make_distributor, make_collaborators):
         "carried_forward": 0,
         "status": "processing",
         "obligation_status": "pending",
-        "next_period": {"trigger_date": "2026-03-01T00:00:00+00:00", "rolled_over": 0},
+        "next_period": {"trigger_date": "2026-03-01T00:00:00Z", "rolled_over": 0},
         "shares": [{"collaborator_id": ada.pk, "score": 2, "value": 1000, "rank": 1}],
     }
     assert summary["opened"] == [
         {
             "distribution_id": pending(distributor).pk,
             "distributor_id": distributor.pk,
-            "period_start": "2026-02-01T00:00:00+00:00",
-            "trigger_date": "2026-03-01T00:00:00+00:00",
+            "period_start": "2026-02-01T00:00:00Z",
+            "trigger_date": "2026-03-01T00:00:00Z",
             "rolled_over": 0,
         }
     ]
@@ -263,7 +263,7 @@ def test_an_engine_run_is_recorded_with_its_counts(world):
     )
     assert run.opened_count == run.triggered_count + 1  # every trigger opens the next; plus one first period
     assert run.errors == []
-    assert run.options["organization"] == "acme" and run.options["now"] == "2026-04-15T09:00:00+00:00"
+    assert run.options["organization"] == "acme" and run.options["now"] == "2026-04-15T09:00:00Z"
     assert run.pid == os.getpid() and run.host
 
 

@@ -134,22 +134,29 @@ def test_organization_a_never_sees_organization_b(settings):
             assert response.status_code == 404, (path, their_id, response.content)
             assert set(response.json()) == {"message"}
 
-    # Every id-valued filter, with each of their ids: nothing of theirs (an empty list or a 400).
+    # Every id-valued filter (api/filters.py): each of their ids is a valid id that matches nothing in my
+    # organization, so 200 with an empty page (never a 400, which would tell "exists elsewhere" apart); one of
+    # mine matches (the filter is applied); an id out of range is a 400 naming the filter.
     filters = {
-        "/api/v1/distributions": {"distributorId": their_ids["distributorId"]},
-        "/api/v1/obligations": {
-            "collaboratorId": their_ids["collaboratorId"],
-            "distributionId": their_ids["distributionId"],
-        },
+        "/api/v1/distributions": {"distributorId": "distributorId"},
+        "/api/v1/obligations": {"collaboratorId": "collaboratorId", "distributionId": "distributionId"},
     }
     for path, by_filter in filters.items():
-        for name, values in by_filter.items():
-            for value in values:
+        for name, kind in by_filter.items():
+            for value in their_ids[kind]:
                 response = api.get(path, {name: value, "include": "extended"})
                 requests += 1
-                assert response.status_code in (200, 400), response.content
-                if response.status_code == 200:
-                    assert response.json() == [] and response["X-Total-Count"] == "0"
+                assert response.status_code == 200, (path, name, value, response.content)
+                assert response.json() == [] and response["X-Total-Count"] == "0", (path, name, value)
+            mine_id = min(mine_ids[kind])
+            response = api.get(path, {name: mine_id})
+            requests += 1
+            assert response.status_code == 200 and int(response["X-Total-Count"]) >= 1, (path, name, response.content)
+            for out_of_range in (0, 2**63):
+                response = api.get(path, {name: out_of_range})
+                requests += 1
+                assert response.status_code == 400, (path, name, out_of_range, response.content)
+                assert name in response.json()["errors"], (path, name, response.content)
 
     # Crediting: their collaborator is unknown; a shared alias code credits my collaborator only.
     credits_before = MetricCredit.objects.filter(organization=theirs).count()
@@ -164,7 +171,10 @@ def test_organization_a_never_sees_organization_b(settings):
             format="json",
         )
         requests += 1
-        assert response.status_code in (400, 404), response.content
+        # The collaborator is mine; their distributor is not one of mine: a 400 on distributorId (as for an
+        # unknown id), not a 404 that would single it out.
+        assert response.status_code == 400, response.content
+        assert set(response.json()["errors"]) == {"distributorId"}, response.content
     response = api.post("/api/v1/distributors/credit-metric", {"collaboratorId": "tracking:SAME0"}, format="json")
     assert response.status_code == 201, response.content
     assert response.json()["collaboratorId"] in mine_ids["collaboratorId"]

@@ -51,7 +51,7 @@ class Command(DistributorCommand):
                 distributor=distributor,
                 dry_run=options["dry_run"],
                 options={
-                    "now": as_of.isoformat() if now else None,
+                    "now": iso_utc(as_of) if now else None,
                     "organization": organization.slug if organization else None,
                     "distributor": distributor.pk if distributor else None,
                     "json": self.json_output,
