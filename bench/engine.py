@@ -161,6 +161,7 @@ def reset(analyze: bool = True) -> int:
             "UPDATE distributions_distribution SET status = 'pending', pool = NULL, value = 0, unallocated = 0, "
             "carried_forward = 0, triggered_at = NULL"
         )
+        cursor.execute("UPDATE distributors_distributor SET distributed_through = NULL")
     settle(analyze)
     return distributor_id
 

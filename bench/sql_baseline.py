@@ -5,7 +5,7 @@ Used by ``bench/run.py`` (not a product module). ``trigger_with_sql`` does, with
 ``allActive`` / ``monthly`` distributor (the shape ``bench/engine.py`` builds), in ONE transaction of three
 statements:
 
-1. lock the distribution (``FOR UPDATE``) and read its distributor's settings;
+1. lock the distribution and its distributor (``FOR UPDATE``, as the engine does) and read its distributor's settings;
 2. the transaction-local settings the engine uses (``POSTGRESQL_TRIGGER_SETTINGS``: work_mem, jit);
 3. one statement of data-modifying CTEs: scores per collaborator (``SUM(points)``, ``MIN(credited_at)``) over
    the credits in (period_start, trigger_date] of active collaborators of the organization; floor shares
@@ -39,13 +39,13 @@ SELECT t.organization_id, t.distributor_id, t.period_start, t.trigger_date, t.ro
             || to_char(t.trigger_date AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS')
             || CASE WHEN extract(microseconds FROM t.trigger_date)::bigint %% 1000000 = 0 THEN ''
                     ELSE '.' || to_char(t.trigger_date AT TIME ZONE 'UTC', 'US') END
-            || '+00:00', 300) AS description,
+            || 'Z', 300) AS description,
        ((t.trigger_date AT TIME ZONE o.timezone) + INTERVAL '1 month') AT TIME ZONE o.timezone AS next_trigger
 FROM distributions_distribution t
 JOIN distributors_distributor d ON d.id = t.distributor_id
 JOIN organizations_organization o ON o.id = t.organization_id
 WHERE t.id = %(distribution)s AND t.status = 'pending'
-FOR UPDATE OF t
+FOR UPDATE OF t, d
 """
 
 _TRIGGER = """
@@ -80,8 +80,8 @@ WITH scored AS (
     RETURNING id, collaborator_id
 ), allocation AS (
     INSERT INTO distributions_allocation (organization_id, distribution_id, obligation_id, collaborator_id,
-                                          value, score, rank, status)
-    SELECT %(organization)s, %(distribution)s, o.id, s.collaborator_id, s.value, s.score, s.rank, %(status)s
+                                          value, score, rank)
+    SELECT %(organization)s, %(distribution)s, o.id, s.collaborator_id, s.value, s.score, s.rank
     FROM share s JOIN obligation o ON o.collaborator_id = s.collaborator_id
     ORDER BY o.id
     RETURNING value
@@ -97,6 +97,9 @@ WITH scored AS (
     FROM written w
     WHERE d.id = %(distribution)s AND d.status = 'pending'
     RETURNING d.carried_forward, w.n, w.value
+), distributed AS (
+    UPDATE distributors_distributor SET distributed_through = %(trigger_date)s
+    WHERE id = %(distributor)s AND (distributed_through IS NULL OR distributed_through < %(trigger_date)s)
 )
 INSERT INTO distributions_distribution (organization_id, distributor_id, status, period_start, trigger_date,
                                         rolled_over, value, unallocated, carried_forward, created_at, modified_at)
@@ -165,7 +168,7 @@ def trigger_with_sql(conninfo: str, distribution_id: int, settings: dict[str, st
 
 _CHECKSUM = """
 SELECT count(*), COALESCE(SUM(a.value), 0)::bigint,
-       md5(COALESCE(string_agg(concat_ws(',', a.collaborator_id, a.value, a.score, a.rank, a.status,
+       md5(COALESCE(string_agg(concat_ws(',', a.collaborator_id, a.value, a.score, a.rank,
                                          a.organization_id, o.collaborator_id, o.organization_id, o.value,
                                          o.units, o.status, o.award_type, o.description, o.payout_id),
                                ';' ORDER BY a.collaborator_id), '')),

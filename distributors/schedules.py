@@ -12,6 +12,8 @@ from zoneinfo import ZoneInfo
 from dateutil import rrule
 from dateutil.relativedelta import relativedelta
 
+from clock import iso_utc
+
 PRESET_RULES = {
     "daily": "FREQ=DAILY",
     "weekly": "FREQ=WEEKLY;BYDAY=MO",
@@ -93,7 +95,7 @@ def upcoming_triggers(schedule: str, *, tz: ZoneInfo, anchor: datetime, after: d
     while len(found) < count:
         nxt = rule.after(cursor, inc=False)
         if nxt is None:
-            raise ValueError(f"Schedule '{schedule}' has no occurrence within five years after {after.isoformat()}.")
+            raise ValueError(f"Schedule '{schedule}' has no occurrence within five years after {iso_utc(after)}.")
         cursor = nxt
         moment = _localize(nxt, tz)
         if moment > after and (not found or moment > found[-1]):

@@ -229,15 +229,10 @@ def metric_credit(
     idempotency_key: str | None = None,
     now: datetime | None = None,
 ) -> CreditOutcome:
-    """Credit ``quantity`` × ``metric_type`` to ``collaborator``, now, on every active distributor that counts
-    the metric type and that the collaborator is eligible for (or only ``distributor_id``).
-
-    Each credit is a new ledger row stamped with the instant of crediting (``now``, default the current time),
-    so it counts in the period (periodStart, triggerDate] that contains that instant: a credit made after a
-    trigger date but before the heartbeat ran belongs to the next period. With ``idempotency_key``, a repeat
-    of the same request returns the first outcome and credits nothing; the same key with another request is
-    refused. See the module docstring for the rules.
-    """
+    """Credit ``quantity`` × ``metric_type`` to ``collaborator`` at ``now`` (default: the current time) on every
+    active distributor that counts the type and that the collaborator is eligible for (or only
+    ``distributor_id``); it counts in the period (periodStart, triggerDate] containing that instant. See the
+    module docstring for the rules (idempotency, refusals)."""
     _validate_input(
         organization=organization,
         collaborator=collaborator,
