@@ -5,13 +5,15 @@ The prefix finds the key through its unique index (one query, no join: scoping n
 whole key is then compared in constant time (``ApiKey.matches``). An unknown prefix still costs a hash
 comparison, so the answer takes the same time either way. Every refusal is the same 401 with
 ``WWW-Authenticate: Bearer``: a caller cannot tell an unknown key from a revoked one. Keys are not cached:
-a revoked key is refused on its very next request.
+a revoked key is refused on its very next request. An address whose authentications keep failing is
+throttled (``api.throttling``: a 429 with ``Retry-After`` before its key is looked at).
 
 ``last_used_at`` is written at most once per ``LAST_USED_RESOLUTION`` per key, with a conditional
 ``UPDATE`` so that concurrent workers write it once: reads do not turn into writes on every request.
 """
 
 import hmac
+import math
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -20,6 +22,7 @@ from django.utils import timezone
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 
+from api.throttling import auth_failure_window, client_address
 from organizations.models import ApiKey, Organization, hash_api_key
 
 LAST_USED_RESOLUTION = timedelta(minutes=1)
@@ -66,9 +69,20 @@ class ApiKeyAuthentication(BaseAuthentication):
             key = header[1].decode("ascii")
         except UnicodeDecodeError as exc:
             raise exceptions.AuthenticationFailed(self.invalid_message) from exc
-        if not key.isprintable() or len(key) > MAX_KEY_LENGTH:
-            raise exceptions.AuthenticationFailed(self.invalid_message)
-        api_key = self._lookup(key)
+        failures = auth_failure_window()
+        address = client_address(request)
+        if failures is not None:
+            wait = failures.retry_after(address)
+            if wait is not None:  # this address failed too often: refused before its key is looked at
+                raise exceptions.Throttled(wait=max(1, math.ceil(wait)), detail="Too many failed authentications.")
+        try:
+            if not key.isprintable() or len(key) > MAX_KEY_LENGTH:
+                raise exceptions.AuthenticationFailed(self.invalid_message)
+            api_key = self._lookup(key)
+        except exceptions.AuthenticationFailed:
+            if failures is not None:
+                failures.count(address)
+            raise
         self._touch(api_key)
         return ApiClient(api_key), api_key
 

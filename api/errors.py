@@ -2,15 +2,25 @@
 
 ``errors`` is present only for validation failures (400) and names the failing inputs by their API names
 (query parameters, body fields or headers). Everything else, from a 401 to a 500, carries only
-``message``. ``exception_handler`` is DRF's hook; ``handler404``/``handler500`` (wired in the root
-URLconf) and ``api_not_found`` (the catch-all of ``/api/v1/``) give the same shape to what never reaches
-a DRF view, and leave non-API paths to Django's defaults.
+``message``. ``exception_handler`` is DRF's hook; ``handler400``/``handler404``/``handler500`` (wired in the
+root URLconf) and ``api_not_found`` (the catch-all of ``/api/v1/``) give the same shape to what never
+reaches a DRF view (a body over the upload limit, an unknown Host, a malformed request), and leave
+non-API paths to Django's defaults.
+
+A database that is down or unreachable is a 503 with ``Retry-After`` (``DATABASE_RETRY_AFTER`` seconds),
+never a 500: the request changed nothing and can simply be retried.
 """
 
+from django.core.exceptions import DisallowedHost, RequestDataTooBig, TooManyFieldsSent
+from django.db import InterfaceError, OperationalError
 from django.http import JsonResponse
 from django.views import defaults
 from rest_framework import exceptions, serializers
+from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
+
+DATABASE_RETRY_AFTER = 5
+DATABASE_UNAVAILABLE = "The database is unavailable; nothing was changed. Retry shortly."
 
 NON_FIELD_KEYS = {"non_field_errors", "__all__"}
 
@@ -45,7 +55,17 @@ def validation_body(detail) -> dict:
     return {"message": message, "errors": errors}
 
 
+def database_unavailable_response() -> JsonResponse:
+    return JsonResponse(
+        {"message": DATABASE_UNAVAILABLE}, status=503, headers={"Retry-After": str(DATABASE_RETRY_AFTER)}
+    )
+
+
 def exception_handler(exc, context):
+    if isinstance(exc, OperationalError | InterfaceError):
+        return Response(
+            {"message": DATABASE_UNAVAILABLE}, status=503, headers={"Retry-After": str(DATABASE_RETRY_AFTER)}
+        )
     response = drf_exception_handler(exc, context)
     if response is None:
         return None  # a bug: Django's handler500 answers (JSON on /api/ paths)
@@ -63,6 +83,18 @@ def _is_api(request) -> bool:
 
 def api_not_found(request, *args, **kwargs):
     return JsonResponse({"message": f"No API endpoint at {request.path}."}, status=404)
+
+
+def handler400(request, exception=None):
+    if not _is_api(request):
+        return defaults.bad_request(request, exception)
+    if isinstance(exception, RequestDataTooBig | TooManyFieldsSent):
+        message = "The request body is too large."
+    elif isinstance(exception, DisallowedHost):
+        message = "Unknown host."
+    else:
+        message = "Bad request."
+    return JsonResponse({"message": message}, status=400)
 
 
 def handler404(request, exception=None):

@@ -171,11 +171,13 @@ class FieldSet:
 
     def select(self, query_params) -> Selection:
         """The selection asked for by ``?fields=`` and ``?include=``; a 400 naming the valid values otherwise."""
-        include = [v.strip() for raw in query_params.getlist("include") for v in raw.split(",") if v.strip()]
+        include = [v.strip() for raw in query_params.getlist("include") for v in raw.split(",")]
         unknown_include = [v for v in include if v != INCLUDE_EXTENDED]
         if unknown_include:
             raise ValidationError({"include": [f"Unknown value '{unknown_include[0]}'; the only value is 'extended'."]})
-        requested = [v.strip() for raw in query_params.getlist("fields") for v in raw.split(",") if v.strip()]
+        requested = [v.strip() for raw in query_params.getlist("fields") for v in raw.split(",")]
+        if "" in requested:  # ``fields=`` or ``fields=a,,b``: the schema's enum has no empty name
+            raise ValidationError({"fields": [f"Empty field name. Valid fields: {', '.join(self.names)}."]})
         unknown = [name for name in requested if name not in self.by_name]
         if unknown:
             raise ValidationError(

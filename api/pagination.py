@@ -1,9 +1,10 @@
 """``number``/``offset`` pagination. A list is a bare JSON array; the total and the neighbours are headers.
 
-- ``number``: page size, default 10; above 100 it is capped at 100 (not an error, so a client asking for
-  "as many as possible" works); 0, negative or non-integer values are a 400.
-- ``offset``: rows to skip, default 0; negative or non-integer is a 400; past the end answers ``[]`` with
-  the real ``X-Total-Count``.
+- ``number``: page size, default 10; from 101 to ``MAX_REQUESTED`` it is capped at 100 (not an error, so a
+  client asking for "as many as possible" works); empty, 0, negative, non-integer or above ``MAX_REQUESTED``
+  is a 400.
+- ``offset``: rows to skip, default 0, at most ``MAX_OFFSET``; empty, negative, non-integer or above is a
+  400; past the end answers ``[]`` with the real ``X-Total-Count``.
 - ``X-Total-Count``: the number of rows matching the filters. ``Link``: RFC 8288 ``rel="next"`` and
   ``rel="prev"`` URLs (the request's URL with ``offset`` moved), present only when such a page exists.
 
@@ -19,10 +20,11 @@ from rest_framework.utils.urls import remove_query_param, replace_query_param
 DEFAULT_NUMBER = 10
 MAX_NUMBER = 100
 MAX_OFFSET = 10**9
+MAX_REQUESTED = 10**9  # the largest ``number`` accepted (and capped to MAX_NUMBER): what the schema documents
 
 
 def _whole_number(name: str, raw: str | None, *, default: int, minimum: int, maximum: int | None = None) -> int:
-    if raw is None or raw.strip() == "":
+    if raw is None:
         return default
     text = raw.strip()
     if not (text.isascii() and text.isdigit()) or len(text) > 12:
@@ -50,7 +52,10 @@ class NumberOffsetPagination(BasePagination):
 
     def parse(self, request) -> Page:
         params, errors, values = request.query_params, {}, {}
-        for name, default, minimum, maximum in (("number", DEFAULT_NUMBER, 1, None), ("offset", 0, 0, MAX_OFFSET)):
+        for name, default, minimum, maximum in (
+            ("number", DEFAULT_NUMBER, 1, MAX_REQUESTED),
+            ("offset", 0, 0, MAX_OFFSET),
+        ):
             try:
                 values[name] = _whole_number(name, params.get(name), default=default, minimum=minimum, maximum=maximum)
             except ValidationError as exc:
@@ -83,15 +88,16 @@ class NumberOffsetPagination(BasePagination):
                 "name": "number",
                 "in": "query",
                 "required": False,
-                "description": f"Page size, default {DEFAULT_NUMBER}; values above {MAX_NUMBER} are capped at "
-                f"{MAX_NUMBER}; 0 or less is a 400.",
-                "schema": {"type": "integer", "minimum": 1, "default": DEFAULT_NUMBER},
+                "description": f"Page size, default {DEFAULT_NUMBER}; values above {MAX_NUMBER} (up to "
+                f"{MAX_REQUESTED}) are capped at {MAX_NUMBER}; 0 or less, or above {MAX_REQUESTED}, is a 400.",
+                "schema": {"type": "integer", "minimum": 1, "maximum": MAX_REQUESTED, "default": DEFAULT_NUMBER},
             },
             {
                 "name": "offset",
                 "in": "query",
                 "required": False,
-                "description": "Rows to skip, default 0. Past the end the answer is an empty array.",
+                "description": f"Rows to skip, default 0, at most {MAX_OFFSET}. Past the end the answer is an "
+                "empty array.",
                 "schema": {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET, "default": 0},
             },
         ]

@@ -98,12 +98,12 @@ def _field_parameters(fieldset) -> list[OpenApiParameter]:
     return [
         OpenApiParameter(
             "fields",
-            {"type": "array", "items": {"type": "string", "enum": list(fieldset.names)}},
+            {"type": "array", "minItems": 1, "items": {"type": "string", "enum": list(fieldset.names)}},
             style="form",
             explode=False,
             description="Comma-separated fields to return (`id` is always returned). Default: the core "
             f"fields ({', '.join(fieldset.core_names)}). Extended fields: "
-            f"{', '.join(fieldset.extended_names)}. An unknown name is a 400 listing the valid ones.",
+            f"{', '.join(fieldset.extended_names)}. An unknown or empty name is a 400 listing the valid ones.",
         ),
         OpenApiParameter(
             "include",

@@ -9,16 +9,27 @@ request costs one ``get_many`` and one ``add``/``incr`` whatever the rate; DRF's
 instead stores (and pickles) the timestamp of every request of the window, which at a high rate costs
 more than the request itself. Refused requests are not counted, so a client that backs off recovers.
 
-Counts live in the default cache: with the default per-process ``LocMemCache`` each worker counts on its
-own, so configure a shared cache (Redis, Memcached) to enforce the rate exactly across workers.
+Counts live in the store ``THROTTLE_CACHE`` chooses: ``db`` (the default) keeps them in the database table
+``api_throttle_count``, so every worker and every machine shares one count, at two statements per request
+(one read of both windows, one upsert); ``redis://...`` and ``locmem`` use the ``throttle`` cache of
+``settings.CACHES`` (``locmem`` counts per process: tests, a single worker).
+
+Failed authentication is throttled per client address (``API_AUTH_FAILURE_RATE``, default ``30/min``):
+past the limit, requests from that address get a 429 before their key is even looked at, so keys cannot be
+guessed at speed. The address is ``REMOTE_ADDR``: behind a proxy, have it set the real client address.
 """
 
 import math
+import random
 import time
 
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import caches
+from django.db import connection
 from rest_framework.throttling import BaseThrottle
+
+TABLE = "api_throttle_count"
+PRUNE_EVERY = 1000  # on average once per this many counts, expired rows are deleted
 
 DURATIONS = {
     **dict.fromkeys(("s", "sec", "second"), 1),
@@ -40,6 +51,101 @@ def parse_rate(rate: str | None) -> tuple[int, int] | None:
     return int(count), DURATIONS[unit]
 
 
+class CacheStore:
+    """Counts in the ``throttle`` cache (``locmem``, Redis)."""
+
+    def counts(self, keys: list[str]) -> dict[str, int]:
+        return caches["throttle"].get_many(keys)
+
+    def bump(self, key: str, ttl: int) -> None:
+        cache = caches["throttle"]
+        if not cache.add(key, 1, timeout=ttl):
+            try:
+                cache.incr(key)
+            except ValueError:  # expired between add and incr
+                cache.set(key, 1, timeout=ttl)
+
+    def clear(self) -> None:
+        caches["throttle"].clear()
+
+
+class DatabaseStore:
+    """Counts in ``api_throttle_count``, shared by every process using the database (PostgreSQL, SQLite)."""
+
+    def counts(self, keys: list[str]) -> dict[str, int]:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT subject, hits FROM {TABLE} WHERE subject IN ({', '.join(['%s'] * len(keys))}) "
+                "AND expires_at > %s",
+                [*keys, int(time.time())],
+            )
+            return dict(cursor.fetchall())
+
+    def bump(self, key: str, ttl: int) -> None:
+        now = int(time.time())
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {TABLE} (subject, hits, expires_at) VALUES (%s, 1, %s) ON CONFLICT (subject) DO UPDATE "
+                f"SET hits = CASE WHEN {TABLE}.expires_at > %s THEN {TABLE}.hits + 1 ELSE 1 END, "
+                "expires_at = excluded.expires_at",
+                [key, now + ttl, now],
+            )
+            if random.randrange(PRUNE_EVERY) == 0:
+                cursor.execute(f"DELETE FROM {TABLE} WHERE expires_at <= %s", [now])
+
+    def clear(self) -> None:
+        with connection.cursor() as cursor:
+            cursor.execute(f"DELETE FROM {TABLE}")
+
+
+def throttle_store() -> CacheStore | DatabaseStore:
+    return DatabaseStore() if getattr(settings, "THROTTLE_STORE", "cache") == "db" else CacheStore()
+
+
+class SlidingWindow:
+    """A sliding-window count per ``subject`` in the throttle cache (see the module docstring)."""
+
+    def __init__(self, prefix: str, rate: tuple[int, int]):
+        self.prefix = prefix
+        self.limit, self.duration = rate
+
+    def _keys(self, subject: str) -> tuple[str, str, float]:
+        now = time.time()
+        window = int(now // self.duration)
+        base = f"{self.prefix}:{subject}:{self.duration}"
+        return f"{base}:{window}", f"{base}:{window - 1}", now - window * self.duration
+
+    def retry_after(self, subject: str) -> float | None:
+        """Seconds to wait when ``subject`` is over the limit, else ``None``."""
+        current_key, previous_key, elapsed = self._keys(subject)
+        counts = throttle_store().counts([current_key, previous_key])
+        current, previous = counts.get(current_key, 0), counts.get(previous_key, 0)
+        if previous * (1 - elapsed / self.duration) + current >= self.limit:
+            return _wait(self.limit, self.duration, elapsed, current, previous)
+        return None
+
+    def count(self, subject: str) -> None:
+        current_key, _, _ = self._keys(subject)
+        throttle_store().bump(current_key, 2 * self.duration)
+
+
+def _wait(limit: int, duration: int, elapsed: float, current: int, previous: int) -> float:
+    """Seconds until the estimate drops below ``limit`` (no new requests counted meanwhile)."""
+    if current >= limit:
+        # This window's count becomes the next window's "previous"; wait until its weight is low enough.
+        return (duration - elapsed) + duration * (1 - limit / current)
+    return duration * (1 - (limit - current) / previous) - elapsed
+
+
+def auth_failure_window() -> SlidingWindow | None:
+    rate = parse_rate(getattr(settings, "API_AUTH_FAILURE_RATE", None))
+    return SlidingWindow("throttle:auth_failure", rate) if rate else None
+
+
+def client_address(request) -> str:
+    return request.META.get("REMOTE_ADDR") or "unknown"
+
+
 class ApiKeyRateThrottle(BaseThrottle):
     cache_prefix = "throttle:api_key"
 
@@ -51,31 +157,12 @@ class ApiKeyRateThrottle(BaseThrottle):
         api_key = request.auth
         if rate is None or api_key is None:
             return True  # unauthenticated requests are refused before they cost anything
-        limit, duration = rate
-        now = time.time()
-        window = int(now // duration)
-        elapsed = now - window * duration
-        base = f"{self.cache_prefix}:{api_key.prefix}:{duration}"
-        current_key, previous_key = f"{base}:{window}", f"{base}:{window - 1}"
-        counts = cache.get_many([current_key, previous_key])
-        current, previous = counts.get(current_key, 0), counts.get(previous_key, 0)
-        if previous * (1 - elapsed / duration) + current >= limit:
-            self.retry_after = self._wait(limit, duration, elapsed, current, previous)
+        window = SlidingWindow(self.cache_prefix, rate)
+        self.retry_after = window.retry_after(api_key.prefix)
+        if self.retry_after is not None:
             return False
-        if not cache.add(current_key, 1, timeout=2 * duration):
-            try:
-                cache.incr(current_key)
-            except ValueError:  # expired between add and incr
-                cache.set(current_key, 1, timeout=2 * duration)
+        window.count(api_key.prefix)
         return True
-
-    @staticmethod
-    def _wait(limit: int, duration: int, elapsed: float, current: int, previous: int) -> float:
-        """Seconds until the estimate drops below ``limit`` (no new requests counted meanwhile)."""
-        if current >= limit:
-            # This window's count becomes the next window's "previous"; wait until its weight is low enough.
-            return (duration - elapsed) + duration * (1 - limit / current)
-        return duration * (1 - (limit - current) / previous) - elapsed
 
     def wait(self) -> float | None:
         return None if self.retry_after is None else max(1, math.ceil(self.retry_after))

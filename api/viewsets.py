@@ -91,6 +91,10 @@ def _collect(errors: dict, parse):
         return None
 
 
+FIELD_PARAMS = ("fields", "include")
+LIST_PARAMS = ("orderBy", "order", "number", "offset")
+
+
 class TenantReadOnlyViewSet(GenericViewSet):
     """Read-only list and retrieve over the key's organization; subclasses declare, the base enforces."""
 
@@ -108,6 +112,8 @@ class TenantReadOnlyViewSet(GenericViewSet):
     default_ordering: ClassVar[str] = "id"
     required_scope: ClassVar[str] = "read"
     action_scopes: ClassVar[dict[str, str]] = {}
+    # The query parameters of custom actions (``{"status_types": set()}``); an action not listed is not checked.
+    action_query_params: ClassVar[dict[str, set[str]]] = {"status_types": set()}
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -155,8 +161,8 @@ class TenantReadOnlyViewSet(GenericViewSet):
         return ResolveContext(organization_id=organization_id, now=timezone.now())
 
     def ordering(self, request) -> list[str]:
-        order_by = request.query_params.get("orderBy") or self.default_ordering
-        direction = (request.query_params.get("order") or "DESC").strip().upper()
+        order_by = request.query_params.get("orderBy", self.default_ordering)  # present but empty is a 400
+        direction = request.query_params.get("order", "DESC").strip().upper()
         errors = {}
         if order_by not in self.ordering_fields:
             errors["orderBy"] = [f"Unknown orderBy '{order_by}'. Valid values: {', '.join(self.ordering_fields)}."]
@@ -180,6 +186,27 @@ class TenantReadOnlyViewSet(GenericViewSet):
         ):
             return filterset_class.unfiltered(queryset)
         return super().filter_queryset(queryset)
+
+    def allowed_query_params(self) -> set[str] | None:
+        """The query parameters the current action understands (``None``: not checked, for custom actions
+        that declare none). Anything else is a 400 naming the valid ones: a typo such as
+        ``collaboratorID`` must not silently return every row."""
+        if self.action == "list":
+            filters = set(getattr(self.filterset_class, "base_filters", {}) or {})
+            return {*FIELD_PARAMS, *LIST_PARAMS, *filters}
+        if self.action == "retrieve":
+            return set(FIELD_PARAMS)
+        return getattr(self, "action_query_params", {}).get(self.action)
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)  # authentication, scope and throttle come first
+        allowed = self.allowed_query_params()
+        if allowed is None:
+            return
+        unknown = sorted(set(request.query_params) - allowed)
+        if unknown:
+            valid = ", ".join(sorted(allowed)) or "none"
+            raise ValidationError({name: [f"Unknown query parameter. Valid parameters: {valid}."] for name in unknown})
 
     def list(self, request, *args, **kwargs):
         errors: dict = {}

@@ -159,7 +159,9 @@ def reset(analyze: bool = True) -> int:
         cursor.execute("DELETE FROM distributions_distribution WHERE trigger_date > %s", [AS_OF])
         cursor.execute(
             "UPDATE distributions_distribution SET status = 'pending', pool = NULL, value = 0, unallocated = 0, "
-            "carried_forward = 0, triggered_at = NULL"
+            "carried_forward = 0, triggered_at = NULL, pool_resolver = '', period_pool = NULL, "
+            "pool_percent_bp = NULL, revenue_entries = NULL, revenue_total = NULL, distribution_resolver = '', "
+            "tie_policy = '', top_n_weights = NULL, scorer_count = NULL, share_denominator = NULL"
         )
         cursor.execute("UPDATE distributors_distributor SET distributed_through = NULL")
     settle(analyze)
@@ -196,7 +198,7 @@ def measure(distributor_id: int) -> dict:
 
         return wrapper
 
-    trigger.distribution_period_pool = timed("pool", trigger.distribution_period_pool)
+    trigger.distribution_period_pool_derivation = timed("pool", trigger.distribution_period_pool_derivation)
     trigger.distribution_scores = timed("scores query", trigger.distribution_scores)
     trigger.split_pool = timed("split", trigger.split_pool)
     trigger.distribution_plan_write = timed("write", trigger.distribution_plan_write)

@@ -1,7 +1,7 @@
 """One command for every performance figure of the project: engine, SQL baseline, scaling, read API, credits.
 
     .venv/bin/python bench/run.py [--quick] [--pg postgres://postgres@127.0.0.1:5432] [--output bench/results.json]
-                                  [--only engine,scaling,api,credits] [--repeat N] [--keep-databases]
+                                  [--only engine,scaling,standings,api,credits] [--repeat N] [--keep-databases]
 
 Everything runs on this machine against PostgreSQL on 127.0.0.1, in fresh databases named ``bench_run_*``
 (cloned from ``bench_run_template``, migrated once per run) that are dropped at the end unless
@@ -29,10 +29,19 @@ stdout and to ``bench/results.json``.
 3. scaling: the same at 1,000 and 10,000 collaborators (``--quick``: 1,000 and 3,000) plus the main size.
    ``net_seconds_per_1k`` subtracts a fixed overhead (intercept of the line through the two smallest
    sizes); ``linear`` is false when the largest size's figure is more than 2x the smallest's.
-4. api: ``bench/api.py`` run as a subprocess (database ``bench_run_api``) and its summary parsed:
+4. standings: ``engine.py``'s data (full: 100,000 collaborators, 1,000,000 credits; ``--quick``: 10,000 /
+   100,000), then ``GET /api/v1/distributions/{id}/standings?number=100`` of the pending period through the
+   real API stack (Django's test client: key, scope, throttle, view), in the part's own process: cold (empty
+   cache: the trigger's plan computed), warm (the cached plan, median of 5) and after a new credit (the
+   high-water mark moved: recomputed). ``standings_ms`` is the cold wall time, ``standings_cpu_ms`` the CPU of
+   the Django process meanwhile (the database's own CPU not included), ``standings_warm_ms`` /
+   ``standings_warm_cpu_ms`` the cached ones, with the queries per request and the cached plan's size. A
+   correctness failure (not 200, wrong total, a warm answer that differs, no recomputation after the credit)
+   is exit status 2.
+5. api: ``bench/api.py`` run as a subprocess (database ``bench_run_api``) and its summary parsed:
    ``GET /api/v1/distributions?number=100`` with every extended field but allocations vs the bare view.
    Goal: api_vs_baseline_ratio >= 0.5 (best round of each, as bench/api.py reports it).
-5. credits (``bench/credits.py``): 8 concurrent keep-alive clients POST credit-metric to gunicorn, unique
+6. credits (``bench/credits.py``): 8 concurrent keep-alive clients POST credit-metric to gunicorn, unique
    Idempotency-Key each (full: 3,000 requests; ``--quick``: 400); ``credits_lost`` (201 answers minus
    credit rows written) must be 0.
 
@@ -72,6 +81,7 @@ SIZES = {  # main engine size, extra scaling sizes, tie-break check size, bench/
         "ties": 5_003,
         "api": ["--requests", "3000", "--rounds", "3"],
         "credits": 3_000,
+        "standings": 100_000,
         "repeat": 3,
         "part_timeout": 900,
     },
@@ -81,6 +91,7 @@ SIZES = {  # main engine size, extra scaling sizes, tie-break check size, bench/
         "ties": 2_003,
         "api": ["--requests", "250", "--rounds", "2"],
         "credits": 400,
+        "standings": 10_000,
         "repeat": 1,
         "part_timeout": 60,
     },
@@ -305,6 +316,99 @@ def part_api(pg: str, extra_args: list[str], timeout: float) -> dict:
     return result
 
 
+def part_standings(pg: str, database: str, collaborators: int) -> dict:
+    """The open period's standings through the API: cold, warm (cached), and after a new credit."""
+    import pickle
+
+    os.environ["API_THROTTLE_RATE"] = "off"  # measure the endpoint, not the throttle's store
+    from bench import engine
+
+    url = create_database(pg, database, TEMPLATE)
+    engine._django(url)
+    started = time.perf_counter()
+    distributor_id = engine.build(collaborators, collaborators * CREDITS_PER_COLLABORATOR)
+    build_seconds = time.perf_counter() - started
+
+    from django.core.cache import cache
+    from django.db import connection, reset_queries
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    from distributions.models import Distribution
+    from distributions.standings import _cache_key
+    from organizations.models import ApiKey
+
+    distribution = Distribution.objects.select_related("distributor__organization").get(
+        distributor_id=distributor_id, status="pending"
+    )
+    key = ApiKey(organization_id=distribution.organization_id, name="bench", scopes=["read"])
+    secret = key.issue_secret()
+    key.save()
+    client = Client(HTTP_HOST="127.0.0.1", HTTP_AUTHORIZATION=f"Bearer {secret}")
+    path = f"/api/v1/distributions/{distribution.pk}/standings"
+
+    def request() -> dict:
+        reset_queries()
+        wall, cpu = time.perf_counter(), time.process_time()
+        with CaptureQueriesContext(connection) as queries:
+            response = client.get(path, {"number": 100})
+        figures = {
+            "ms": round((time.perf_counter() - wall) * 1000, 1),
+            "cpu_ms": round((time.process_time() - cpu) * 1000, 1),
+            "queries": len(queries.captured_queries),
+            "status": response.status_code,
+            "total": response.headers.get("X-Total-Count"),
+            "as_of": response.headers.get("X-Standings-As-Of"),
+            "body": response.content,
+        }
+        if figures["status"] != 200:
+            raise BenchFailure(f"standings: {figures['status']} {response.content[:500]!r}")
+        return figures
+
+    client.get("/api/v1/distributions", {"number": 1})  # the key's first use records last_used_at
+    cache.clear()
+    cold = request()
+    warm = [request() for _ in range(5)]
+    if cold["total"] != str(collaborators):
+        raise BenchFailure(f"standings: X-Total-Count {cold['total']}, expected {collaborators}")
+    if any(run["body"] != cold["body"] or run["as_of"] != cold["as_of"] for run in warm):
+        raise BenchFailure("standings: a cached answer differs from the computed one")
+    cached = cache.get(_cache_key(distribution))
+    with connection.cursor() as cursor:  # one more credit, as the crediting service would write it
+        cursor.execute(
+            """
+            INSERT INTO metrics_metriccredit (organization_id, request_id, distributor_id, collaborator_id,
+                metric_type, quantity, points_per_unit, points, credited_at)
+            SELECT organization_id, request_id, distributor_id, collaborator_id, metric_type, 1, 1, 1,
+                   credited_at + INTERVAL '1 second'
+            FROM metrics_metriccredit WHERE distributor_id = %s ORDER BY id DESC LIMIT 1
+            """,
+            [distributor_id],
+        )
+    after_credit = request()
+    if after_credit["as_of"] == cold["as_of"]:
+        raise BenchFailure("standings: a new credit did not invalidate the cached plan")
+
+    def median(key: str) -> float:
+        return round(statistics.median(run[key] for run in warm), 1)
+
+    return {
+        "standings_collaborators": collaborators,
+        "standings_credits": collaborators * CREDITS_PER_COLLABORATOR,
+        "standings_build_seconds": round(build_seconds, 1),
+        "standings_ms": cold["ms"],
+        "standings_cpu_ms": cold["cpu_ms"],
+        "standings_queries": cold["queries"],
+        "standings_warm_ms": median("ms"),
+        "standings_warm_cpu_ms": median("cpu_ms"),
+        "standings_warm_queries": warm[0]["queries"],
+        "standings_warm_runs_ms": [run["ms"] for run in warm],
+        "standings_after_credit_ms": after_credit["ms"],
+        "standings_after_credit_cpu_ms": after_credit["cpu_ms"],
+        "standings_cached_plan_mb": round(len(pickle.dumps(cached)) / 1e6, 2) if cached is not None else None,
+    }
+
+
 def part_credits(pg: str, requests: int, time_limit: float) -> dict:
     from bench.credits import run_credit_load
 
@@ -352,6 +456,8 @@ def part_main(name: str, args: dict) -> int:
             result = part_engine(
                 args["pg"], args["database"], args["collaborators"], args["repeat"], args["timeout"], args.get("ties")
             )
+        elif name.startswith("standings"):
+            result = part_standings(args["pg"], args["database"], args["collaborators"])
         elif name == "api":
             result = part_api(args["pg"], args["api_args"], args["timeout"])
         elif name == "credits":
@@ -443,6 +549,28 @@ def print_table(results: dict) -> None:
                 "",
             )
         )
+    if "standings_ms" in results:
+        n = results["standings_collaborators"]
+        rows += [
+            (
+                "standings_ms",
+                f"{fmt(results.get('standings_ms'))} / {fmt(results.get('standings_cpu_ms'))}",
+                f"cold, wall / CPU ms, {n:,} collaborators, {results.get('standings_queries')} queries",
+                load("standings_load_avg"),
+            ),
+            (
+                "standings_warm_ms",
+                f"{fmt(results.get('standings_warm_ms'))} / {fmt(results.get('standings_warm_cpu_ms'))}",
+                f"cached plan, wall / CPU ms (median of 5), {results.get('standings_warm_queries')} queries",
+                load("standings_load_avg"),
+            ),
+            (
+                "standings_after_credit_ms",
+                fmt(results.get("standings_after_credit_ms")),
+                f"a new credit: recomputed ({fmt(results.get('standings_cached_plan_mb'))} MB cached)",
+                load("standings_load_avg"),
+            ),
+        ]
     rows += [
         ("api_rps", fmt(results.get("api_rps"), ".1f"), "", load("api_load_avg")),
         ("api_baseline_rps", fmt(results.get("api_baseline_rps"), ".1f"), "", load("api_load_avg")),
@@ -484,7 +612,7 @@ def print_table(results: dict) -> None:
             f"{ties['tied_groups']:,} group(s) tied on score and first credit: SQL baseline "
             f"{'matches' if ties['matches_engine'] else 'DIFFERS FROM'} the engine"
         )
-    for key in ("engine_error", "scaling_error", "tiebreak_error", "api_error", "credit_error"):
+    for key in ("engine_error", "scaling_error", "tiebreak_error", "standings_error", "api_error", "credit_error"):
         if results.get(key):
             print(f"{key}: {results[key][:2000]}")
 
@@ -494,7 +622,7 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="small sizes; finishes in under a minute")
     parser.add_argument("--pg", default=os.environ.get("BENCH_PG", DEFAULT_PG), help="PostgreSQL server URL")
     parser.add_argument("--output", default=str(BENCH / "results.json"))
-    parser.add_argument("--only", default="engine,scaling,api,credits", help="comma-separated parts to run")
+    parser.add_argument("--only", default="engine,scaling,standings,api,credits", help="comma-separated parts to run")
     parser.add_argument(
         "--repeat", type=int, help="engine and SQL triggers per size, best kept (default: 3; --quick: 1)"
     )
@@ -582,6 +710,18 @@ def main() -> int:
                     "engine_seconds": part["engine_seconds"],
                     "sql_baseline_seconds": part["sql_baseline_seconds"],
                 }
+        if "standings" in only:
+            n = plan["standings"]
+            database = f"{PREFIX}standings_{n}"
+            databases.append(database)
+            part = run_part(f"standings_{n}", {**common, "database": database, "collaborators": n}, timeout)
+            if "error" in part:
+                results["standings_error"] = part["error"]
+                failures.append(part["error"])
+            else:
+                part["standings_load_avg"] = part.pop("load_avg")
+                part.pop("part_seconds")
+                results.update(part)
         if "api" in only:
             databases.append(PREFIX + "api")
             part = run_part("api", {**common, "api_args": plan["api"]}, timeout)

@@ -11,15 +11,19 @@ statements:
    the credits in (period_start, trigger_date] of active collaborators of the organization; floor shares
    ``div(pool * score, total)`` and remainders ``mod(...)`` in ``numeric`` (``pool * score`` can exceed
    bigint); the leftover units go to ``ROW_NUMBER() OVER (remainder DESC, score DESC, first credit,
-   collaborator id) <= leftover``; competition rank by score; ``INSERT`` obligations (in tie-break order, as
-   the engine does) ``RETURNING`` their ids into the ``INSERT`` of allocations; ``UPDATE`` the distribution's
-   figures and status; ``INSERT`` the next pending period (monthly: next local first of month);
+   collaborator id) <= leftover``; competition rank by score; the trace the engine records (numerator = score,
+   rounding unit, and the tie-break code: what separates each member of the group of equal remainders the
+   last unit fell in from its nearest rival across the cut, or simply the remainder); ``INSERT`` obligations
+   (in tie-break order, as the engine does) ``RETURNING`` their ids into the ``INSERT`` of allocations;
+   ``UPDATE`` the distribution's figures, trace and status; ``INSERT`` the next pending period (monthly: next
+   local first of month);
 
 then ``COMMIT`` (which runs the deferred foreign-key checks, as the engine's commit does). The time is
 measured from ``BEGIN`` to the end of ``COMMIT`` on an open connection.
 
 ``share_checksum`` summarises what a trigger wrote (every allocation/obligation column but ids and
-timestamps, insertion order, the distribution's figures, the next period) so two triggers can be compared.
+timestamps, the trace included, insertion order, the distribution's figures and trace, the next period) so two
+triggers can be compared.
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ DEFAULT_TRIGGER_SETTINGS = {"work_mem": "64MB", "jit": "off"}
 
 _LOCK = """
 SELECT t.organization_id, t.distributor_id, t.period_start, t.trigger_date, t.rolled_over,
-       d.pool_resolver, d.distribution_resolver, d.eligibility, d.schedule, d.status,
+       d.pool_resolver, d.distribution_resolver, d.eligibility, d.schedule, d.status, d.tie_policy,
        d.pool_amount + t.rolled_over AS pool, d.units, d.obligation_start_status, d.rollover_unearned,
        left('Distribution ' || t.id || ': ' || d.name || ', period ending '
             || to_char(t.trigger_date AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS')
@@ -64,12 +68,30 @@ WITH scored AS (
            mod(%(pool)s::numeric * s.score, t.total) AS remainder,
            RANK() OVER (ORDER BY s.score DESC) AS rank
     FROM scored s CROSS JOIN (SELECT SUM(score) AS total FROM scored) AS t
-), share AS (
-    SELECT collaborator_id, score, first_at, rank,
-           (floor_value + CASE WHEN ROW_NUMBER() OVER (
-                                       ORDER BY remainder DESC, score DESC, first_at, collaborator_id)
-                                    <= %(pool)s - SUM(floor_value) OVER () THEN 1 ELSE 0 END)::bigint AS value
+), ranked AS (
+    SELECT collaborator_id, score, first_at, rank, floor_value, remainder,
+           ROW_NUMBER() OVER (ORDER BY remainder DESC, score DESC, first_at, collaborator_id) AS rn,
+           %(pool)s - SUM(floor_value) OVER () AS leftover
     FROM exact
+), edge AS (  -- the last collaborator to get a unit and the first not to
+    SELECT max(remainder) FILTER (WHERE rn = leftover) AS cutoff,
+           max(remainder) FILTER (WHERE rn = leftover + 1) AS next_remainder,
+           max(score) FILTER (WHERE rn = leftover) AS winner_score,
+           max(first_at) FILTER (WHERE rn = leftover) AS winner_first,
+           max(score) FILTER (WHERE rn = leftover + 1) AS loser_score,
+           max(first_at) FILTER (WHERE rn = leftover + 1) AS loser_first
+    FROM ranked
+), share AS (
+    SELECT r.collaborator_id, r.score, r.first_at, r.rank,
+           (r.floor_value + CASE WHEN r.rn <= r.leftover THEN 1 ELSE 0 END)::bigint AS value,
+           r.rn <= r.leftover AS rounding_unit,
+           (CASE WHEN r.remainder = 0 THEN 0
+                 WHEN e.next_remainder IS DISTINCT FROM e.cutoff OR r.remainder <> e.cutoff THEN 1
+                 WHEN r.rn <= r.leftover THEN  -- won the unit inside the tied group: against the first loser
+                      CASE WHEN r.score <> e.loser_score THEN 2 WHEN r.first_at <> e.loser_first THEN 3 ELSE 4 END
+                 ELSE CASE WHEN e.winner_score <> r.score THEN 2 WHEN e.winner_first <> r.first_at THEN 3 ELSE 4 END
+            END)::smallint AS tie_break
+    FROM ranked r CROSS JOIN edge e
 ), obligation AS (
     INSERT INTO obligations_obligation (organization_id, collaborator_id, value, units, status, award_type,
                                         description, created_at, modified_at)
@@ -80,21 +102,28 @@ WITH scored AS (
     RETURNING id, collaborator_id
 ), allocation AS (
     INSERT INTO distributions_allocation (organization_id, distribution_id, obligation_id, collaborator_id,
-                                          value, score, rank)
-    SELECT %(organization)s, %(distribution)s, o.id, s.collaborator_id, s.value, s.score, s.rank
+                                          value, score, rank, share_numerator, rounding_unit, tie_break)
+    SELECT %(organization)s, %(distribution)s, o.id, s.collaborator_id, s.value, s.score, s.rank,
+           s.score, s.rounding_unit, s.tie_break
     FROM share s JOIN obligation o ON o.collaborator_id = s.collaborator_id
     ORDER BY o.id
     RETURNING value
 ), written AS (
     SELECT count(*) AS n, COALESCE(SUM(value), 0)::bigint AS value FROM allocation
+), totals AS (
+    SELECT count(*) AS scorers, COALESCE(SUM(score), 0)::bigint AS total FROM scored
 ), closed AS (
     UPDATE distributions_distribution d
     SET status = CASE WHEN w.n > 0 THEN 'processing' ELSE 'complete' END,
         pool = %(pool)s, value = w.value,
         unallocated = CASE WHEN %(rollover)s THEN 0 ELSE %(pool)s - w.value END,
         carried_forward = CASE WHEN %(rollover)s THEN %(pool)s - w.value ELSE 0 END,
-        triggered_at = now(), modified_at = now()
-    FROM written w
+        triggered_at = now(), modified_at = now(),
+        pool_resolver = 'fixed', period_pool = %(pool)s - d.rolled_over, pool_percent_bp = NULL,
+        revenue_entries = NULL, revenue_total = NULL, distribution_resolver = 'performanceSharedPool',
+        tie_policy = %(tie_policy)s, top_n_weights = NULL, scorer_count = t.scorers,
+        share_denominator = NULLIF(t.total, 0)
+    FROM written w CROSS JOIN totals t
     WHERE d.id = %(distribution)s AND d.status = 'pending'
     RETURNING d.carried_forward, w.n, w.value
 ), distributed AS (
@@ -122,7 +151,8 @@ def trigger_with_sql(conninfo: str, distribution_id: int, settings: dict[str, st
             if row is None:
                 raise RuntimeError(f"distribution {distribution_id} is not pending")
             (organization, distributor, period_start, trigger_date, _rolled, pool_resolver, resolver, eligibility,
-             schedule, status, pool, units, obligation_status, rollover, description, next_trigger) = row  # fmt: skip
+             schedule, status, tie_policy, pool, units, obligation_status, rollover, description,
+             next_trigger) = row  # fmt: skip
             shape = (pool_resolver, resolver, eligibility, schedule, status)
             if shape != ("fixed", "performanceSharedPool", "allActive", "monthly", "active"):
                 raise RuntimeError(f"the SQL baseline only covers the benchmark's distributor shape, not {shape}")
@@ -144,6 +174,7 @@ def trigger_with_sql(conninfo: str, distribution_id: int, settings: dict[str, st
                     "status": obligation_status,
                     "description": description,
                     "rollover": rollover,
+                    "tie_policy": tie_policy,
                     "next_trigger": next_trigger,
                 },
             ).fetchone()
@@ -169,6 +200,7 @@ def trigger_with_sql(conninfo: str, distribution_id: int, settings: dict[str, st
 _CHECKSUM = """
 SELECT count(*), COALESCE(SUM(a.value), 0)::bigint,
        md5(COALESCE(string_agg(concat_ws(',', a.collaborator_id, a.value, a.score, a.rank,
+                                         a.share_numerator, a.rounding_unit, a.tie_break,
                                          a.organization_id, o.collaborator_id, o.organization_id, o.value,
                                          o.units, o.status, o.award_type, o.description, o.payout_id),
                                ';' ORDER BY a.collaborator_id), '')),
@@ -179,7 +211,9 @@ WHERE a.distribution_id = %(distribution)s
 """
 
 _DISTRIBUTIONS = """
-SELECT status, pool, value, unallocated, carried_forward, rolled_over, period_start, trigger_date
+SELECT status, pool, value, unallocated, carried_forward, rolled_over, period_start, trigger_date,
+       pool_resolver, period_pool, pool_percent_bp, revenue_entries, revenue_total, distribution_resolver,
+       tie_policy, top_n_weights, scorer_count, share_denominator
 FROM distributions_distribution WHERE distributor_id = %(distributor)s ORDER BY trigger_date
 """
 
@@ -208,12 +242,15 @@ def share_checksum(conninfo: str, distribution_id: int) -> dict[str, Any]:
     }
 
 
+TRACED = "value, score, rank, share_numerator, rounding_unit, tie_break"
+
+
 def keep_shares(conninfo: str, distribution_id: int, table: str = "bench_engine_shares") -> None:
     """Copy the engine's shares aside (outside any timing) so a mismatch can be shown row by row."""
     with psycopg.connect(conninfo) as conn:
         conn.execute(f"DROP TABLE IF EXISTS {table}")
         conn.execute(
-            f"CREATE TABLE {table} AS SELECT collaborator_id, value, score, rank FROM distributions_allocation "
+            f"CREATE TABLE {table} AS SELECT collaborator_id, {TRACED} FROM distributions_allocation "
             "WHERE distribution_id = %s",
             [distribution_id],
         )
@@ -222,15 +259,18 @@ def keep_shares(conninfo: str, distribution_id: int, table: str = "bench_engine_
 def share_differences(
     conninfo: str, distribution_id: int, table: str = "bench_engine_shares", limit: int = 10
 ) -> list[tuple]:
-    """Up to ``limit`` collaborators whose (value, score, rank) differ between ``table`` and the current shares."""
+    """Up to ``limit`` collaborators whose (value, score, rank, trace) differ between ``table`` and the current
+    shares: the collaborator, then the engine's columns, then the current ones."""
+    engine = ", ".join(f"e.{name}" for name in TRACED.split(", "))
+    current = ", ".join(f"s.{name}" for name in TRACED.split(", "))
     with psycopg.connect(conninfo) as conn:
         return conn.execute(
             f"""
-            SELECT collaborator_id, e.value, e.score, e.rank, s.value, s.score, s.rank
+            SELECT collaborator_id, {engine}, {current}
             FROM {table} e
-            FULL JOIN (SELECT collaborator_id, value, score, rank FROM distributions_allocation
+            FULL JOIN (SELECT collaborator_id, {TRACED} FROM distributions_allocation
                        WHERE distribution_id = %s) s USING (collaborator_id)
-            WHERE (e.value, e.score, e.rank) IS DISTINCT FROM (s.value, s.score, s.rank)
+            WHERE ({engine}) IS DISTINCT FROM ({current})
             ORDER BY collaborator_id LIMIT %s
             """,
             [distribution_id, limit],

@@ -4,6 +4,8 @@ from django.core.exceptions import ValidationError
 from django.forms.models import BaseInlineFormSet
 
 from collaborators.models import Collaborator, CollaboratorAlias
+from organizations.admin import OrganizationTimesMixin, TenantAdminMixin, TenantInlineMixin
+from organizations.models import Role
 
 
 def _alias_taken(*, organization_id: int | None, alias_type: str, code: str, exclude_pk: int | None) -> bool:
@@ -52,7 +54,7 @@ class CollaboratorAliasFormSet(BaseInlineFormSet):
             seen.add(key)
 
 
-class CollaboratorAliasInline(admin.TabularInline):
+class CollaboratorAliasInline(TenantInlineMixin, admin.TabularInline):
     model = CollaboratorAlias
     form = CollaboratorAliasForm
     formset = CollaboratorAliasFormSet
@@ -70,8 +72,10 @@ class CollaboratorForm(forms.ModelForm):
         return status
 
 
-@admin.register(Collaborator)
-class CollaboratorAdmin(admin.ModelAdmin):
+class CollaboratorAdmin(OrganizationTimesMixin, TenantAdminMixin, admin.ModelAdmin):
+    """Registered by ``obligations.admin``, which adds the collaborator's earnings to the change page. Organization
+    admins add and edit collaborators (a hard delete is for superusers: a collaborator is deleted by its status)."""
+
     form = CollaboratorForm
     list_display = ["full_name", "nickname", "email", "status", "organization", "created_at"]
     list_filter = ["status", "organization"]
@@ -86,7 +90,8 @@ class CollaboratorAdmin(admin.ModelAdmin):
 
 
 @admin.register(CollaboratorAlias)
-class CollaboratorAliasAdmin(admin.ModelAdmin):
+class CollaboratorAliasAdmin(TenantAdminMixin, admin.ModelAdmin):
+    delete_role = Role.ADMIN
     form = CollaboratorAliasForm
     list_display = ["__str__", "collaborator", "organization"]
     list_filter = ["type", "organization"]

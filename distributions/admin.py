@@ -3,8 +3,14 @@ move distributions too (distributors, obligations, payouts): each is the lower a
 of ``distributions.services`` that keeps the distributions in step (the lower app never imports this one)."""
 
 from django.contrib import admin
+from django.core.exceptions import ValidationError
+from django.forms.models import BaseInlineFormSet
+from django.urls import reverse
+from django.utils.html import format_html
 
-from distributions.models import Allocation, Distribution, EngineRun
+from distributions.admin_explain import distribution_explanation
+from distributions.explain import exact_share_text, format_amount, rounding_text, share_percent_text
+from distributions.models import Allocation, Distribution, DistributionStatus, EngineRun
 from distributions.services import (
     distributor_save_with_periods,
     distributor_set_status_with_periods,
@@ -12,11 +18,17 @@ from distributions.services import (
     payouts_mark_paid_and_follow,
     payouts_mark_unpaid_and_follow,
 )
-from distributors.admin import DistributorAdmin
+from distributors.admin import DistributorAdmin, MoneyAdminMixin, amount_html
 from distributors.models import Distributor
 from obligations.admin import ObligationAdmin, PayoutAdmin
 from obligations.models import Obligation, Payout
-from organizations.admin import ReadOnlyAdminMixin
+from organizations.admin import (
+    OrganizationTimesMixin,
+    ReadOnlyAdminMixin,
+    TenantAdminMixin,
+    TenantInlineMixin,
+    period_column,
+)
 
 
 @admin.display(description="status", ordering="obligation__status")
@@ -24,32 +36,132 @@ def obligation_status(allocation: Allocation) -> str:
     return allocation.obligation.get_status_display()
 
 
-class AllocationInline(ReadOnlyAdminMixin, admin.TabularInline):
+# The allocations of a triggered distribution, each with the trace its trigger recorded (``distributions.explain``).
+
+
+@admin.display(description="value")
+def allocation_value(allocation: Allocation) -> str:
+    return format_amount(allocation.value, allocation.distribution.distributor.units)
+
+
+@admin.display(description="share of the pool")
+def allocation_share_percent(allocation: Allocation) -> str:
+    return share_percent_text(allocation.value, allocation.distribution.pool)
+
+
+@admin.display(description="exact share")
+def allocation_exact_share(allocation: Allocation) -> str:
+    distribution = allocation.distribution
+    return exact_share_text(
+        distribution.pool, allocation.share_numerator, distribution.share_denominator, distribution.distributor.units
+    )
+
+
+@admin.display(description="rounding unit")
+def allocation_rounding(allocation: Allocation) -> str:
+    return rounding_text(allocation.rounding_unit, allocation.tie_break)
+
+
+ALLOCATION_INLINE_LIMIT = 100
+
+
+class BoundedAllocationFormSet(BaseInlineFormSet):
+    """The first ``ALLOCATION_INLINE_LIMIT`` allocations by rank (a period can have 100,000): the page stays a
+    page; the template links to the full, paged list. Read-only, so a sliced queryset is never saved."""
+
+    def get_queryset(self):
+        if not hasattr(self, "_bounded"):
+            full = super().get_queryset()
+            self.total_count = full.count()
+            self._bounded = full[:ALLOCATION_INLINE_LIMIT]
+            self.shown_count = min(self.total_count, ALLOCATION_INLINE_LIMIT)
+        return self._bounded
+
+
+class AllocationInline(ReadOnlyAdminMixin, TenantInlineMixin, admin.TabularInline):
     model = Allocation
-    fields = ["rank", "collaborator", "score", "value", obligation_status, "obligation"]
+    formset = BoundedAllocationFormSet
+    fields = [
+        "rank",
+        "collaborator",
+        "score",
+        allocation_value,
+        allocation_share_percent,
+        allocation_exact_share,
+        allocation_rounding,
+        obligation_status,
+        "obligation",
+    ]
     readonly_fields = fields
     ordering = ["rank", "id"]
     extra = 0
-    show_change_link = True
+    # Django's tabular inline without the row title (the allocation's __str__, "Allocation 16: 15507 to 9"); the
+    # collaborator and the obligation are the row's links.
+    template = "admin/distributions/distribution/allocation_inline.html"
 
     def get_queryset(self, request):
-        return super().get_queryset(request).select_related("collaborator", "obligation")
+        return super().get_queryset(request).select_related("collaborator", "obligation", "distribution__distributor")
+
+
+# List columns: amounts in the distributor's units, the period in the organization's zone (``organizations.admin``
+# and ``distributors.admin``), each sortable by its field; what was rolled over is in the pool's hover and the
+# unallocated and carried-forward amounts share one "unearned" column, so the list fits 1366 px.
+
+
+@admin.display(description="allocated", ordering="value")
+def distribution_allocated(distribution: Distribution):
+    """The allocated value, linking to the distribution's obligations."""
+    if distribution.pool is None:  # pending: nothing allocated yet
+        return None
+    return format_html(
+        '<a href="{}?distribution={}" title="Its obligations">{}</a>',
+        reverse("admin:obligations_obligation_changelist"),
+        distribution.pk,
+        amount_html(distribution.value, distribution.distributor.units),
+    )
+
+
+@admin.display(description="pool", ordering="pool")
+def distribution_pool(distribution: Distribution):
+    """The pool; what was rolled over into it is in the hover (its own column would rarely be non-zero)."""
+    units = distribution.distributor.units
+    if distribution.pool is None:
+        return format_html('<span title="Computed when triggered">{}</span>', "pending")
+    return format_html(
+        '<span title="{}">{}</span>',
+        f"includes {format_amount(distribution.rolled_over, units)} rolled over from the previous period",
+        amount_html(distribution.pool, units),
+    )
+
+
+@admin.display(description="unearned", ordering="unallocated")
+def distribution_unearned(distribution: Distribution):
+    """What nobody earned: kept (unallocated) or carried into the next period (marked "→ next")."""
+    if distribution.pool is None:
+        return None
+    units = distribution.distributor.units
+    kept = amount_html(distribution.unallocated, units)
+    if not distribution.carried_forward:
+        return format_html('<span title="Kept by the organization (not rolled over)">{}</span>', kept)
+    carried = format_html(
+        '<span title="Carried forward: the next period\'s rolled over" style="white-space:nowrap">{} → next</span>',
+        amount_html(distribution.carried_forward, units),
+    )
+    return carried if not distribution.unallocated else format_html("{} + {}", kept, carried)
 
 
 @admin.register(Distribution)
-class DistributionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class DistributionAdmin(
+    MoneyAdminMixin, OrganizationTimesMixin, ReadOnlyAdminMixin, TenantAdminMixin, admin.ModelAdmin
+):
     list_display = [
         "id",
         "distributor",
         "status",
-        "trigger_date",
-        "period_start",
-        "rolled_over",
-        "pool",
-        "value",
-        "unallocated",
-        "carried_forward",
-        "organization",
+        period_column("period_start", "trigger_date", description="period (organization's time)"),
+        distribution_pool,
+        distribution_allocated,
+        distribution_unearned,
     ]
     list_filter = ["status", "organization"]
     list_select_related = ["distributor", "organization"]
@@ -57,27 +169,130 @@ class DistributionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     date_hierarchy = "trigger_date"
     inlines = [AllocationInline]
 
+    # The change page explains itself (``distributions.admin_explain``): the pool's derivation, the rule, the
+    # rounding, a chart of score against share, and for the open period its standings so far.
+    change_form_template = "admin/distributions/distribution/change_form.html"
+    # The change page's amounts in the distributor's units and its times in the organization's zone.
+    money_fields = dict.fromkeys(
+        ("rolled_over", "pool", "value", "unallocated", "carried_forward", "period_pool", "revenue_total"),
+        "distributor__units",
+    )
+    fieldsets = [
+        (
+            None,
+            {
+                "fields": [
+                    ("organization", "distributor"),
+                    "status",
+                    ("period_start", "trigger_date"),
+                    ("rolled_over", "pool", "value", "unallocated", "carried_forward"),
+                    ("triggered_at", "created_at", "modified_at"),
+                ]
+            },
+        ),
+        (
+            "Recorded trace (as stored by the trigger)",
+            {
+                "classes": ["collapse"],
+                "fields": [
+                    ("pool_resolver", "period_pool", "pool_percent_bp", "revenue_entries", "revenue_total"),
+                    ("distribution_resolver", "tie_policy", "top_n_weights"),
+                    ("scorer_count", "share_denominator"),
+                ],
+            },
+        ),
+    ]
+
+    def get_object(self, request, object_id, from_field=None):
+        """Django's, with the distributor and its organization joined (the title and the explanation read them)."""
+        queryset = self.get_queryset(request).select_related("distributor__organization")
+        field = Distribution._meta.pk if from_field is None else Distribution._meta.get_field(from_field)
+        try:
+            return queryset.get(**{field.name: field.to_python(object_id)})
+        except (Distribution.DoesNotExist, ValidationError, ValueError):
+            return None
+
+    def get_fieldsets(self, request, obj=None):
+        """The recorded trace's raw columns only where a trigger recorded them (not while pending or cancelled)."""
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is None or obj.status in (DistributionStatus.PENDING, DistributionStatus.CANCELLED):
+            return fieldsets[:1]
+        return fieldsets
+
+    def get_inline_instances(self, request, obj=None):
+        """No allocations table for a period that has none (pending: its standings are shown instead)."""
+        if obj is None or obj.status in (DistributionStatus.PENDING, DistributionStatus.CANCELLED):
+            return []
+        return super().get_inline_instances(request, obj)
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None:
+            context["explanation"] = distribution_explanation(request, obj)
+        return super().render_change_form(request, context, add=add, change=change, form_url=form_url, obj=obj)
+
+
+@admin.display(description="distribution", ordering="distribution_id")
+def allocation_distribution(allocation: Allocation):
+    distribution = allocation.distribution
+    return format_html(
+        '<a href="{}" style="white-space:nowrap">#{} {}</a>',
+        reverse("admin:distributions_distribution_change", args=[distribution.pk]),
+        distribution.pk,
+        distribution.distributor.name,
+    )
+
+
+@admin.display(description="obligation", ordering="obligation_id")
+def allocation_obligation(allocation: Allocation):
+    return format_html(
+        '<a href="{}">#{}</a>',
+        reverse("admin:obligations_obligation_change", args=[allocation.obligation_id]),
+        allocation.obligation_id,
+    )
+
 
 @admin.register(Allocation)
-class AllocationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ["id", "distribution", "collaborator", "rank", "score", "value", obligation_status, "obligation"]
+class AllocationAdmin(MoneyAdminMixin, OrganizationTimesMixin, ReadOnlyAdminMixin, TenantAdminMixin, admin.ModelAdmin):
+    money_fields = {"value": "distribution__distributor__units"}
+    list_display = [
+        "id",
+        allocation_distribution,
+        "collaborator",
+        "rank",
+        "score",
+        "value",
+        obligation_status,
+        allocation_obligation,
+    ]
     list_filter = ["obligation__status", "organization"]
     list_select_related = ["distribution__distributor", "collaborator", "obligation"]
     search_fields = ["collaborator__full_name", "collaborator__email"]
 
 
+def _count_column(field: str, description: str):
+    """An engine run's count under a short header (the list fits 1366 px)."""
+
+    def column(run: EngineRun) -> int:
+        return getattr(run, field)
+
+    column.__name__ = field
+    return admin.display(description=description, ordering=field)(column)
+
+
 @admin.register(EngineRun)
-class EngineRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class EngineRunAdmin(OrganizationTimesMixin, ReadOnlyAdminMixin, TenantAdminMixin, admin.ModelAdmin):
+    organization_path = None  # a run spans organizations: its times are in UTC, and say so
+
     list_display = [
         "id",
         "started_at",
         "finished_at",
         "as_of",
         "status",
-        "triggered_count",
-        "opened_count",
-        "skipped_count",
-        "error_count",
+        _count_column("triggered_count", "triggered"),
+        _count_column("opened_count", "opened"),
+        _count_column("skipped_count", "skipped"),
+        _count_column("error_count", "errors"),
         "host",
     ]
     list_filter = ["status"]
@@ -99,24 +314,24 @@ class DistributorWithPeriodsAdmin(DistributorAdmin):
     def save_distributor(self, distributor: Distributor) -> None:
         distributor_save_with_periods(distributor=distributor)
 
-    def set_distributor_status(self, distributor: Distributor, status: str) -> None:
-        distributor_set_status_with_periods(distributor=distributor, status=status)
+    def set_distributor_status(self, distributor: Distributor, status: str, reason: str = "") -> None:
+        distributor_set_status_with_periods(distributor=distributor, status=status, reason=reason)
 
 
 @admin.register(Obligation)
 class ObligationFollowedAdmin(ObligationAdmin):
     """Approving, rejecting or cancelling an obligation moves its distribution along."""
 
-    def transition_obligations(self, obligation_ids: list[int], status: str) -> list[Obligation]:
-        return obligations_transition_and_follow(obligation_ids=obligation_ids, status=status)
+    def transition_obligations(self, obligation_ids: list[int], status: str, reason: str = "") -> list[Obligation]:
+        return obligations_transition_and_follow(obligation_ids=obligation_ids, status=status, reason=reason)
 
 
 @admin.register(Payout)
 class PayoutFollowedAdmin(PayoutAdmin):
     """Paying or taking back a payout moves the distributions of its obligations along."""
 
-    def mark_payouts_paid(self, payout_ids: list[int]) -> list[Payout]:
-        return payouts_mark_paid_and_follow(payouts=payout_ids)
+    def mark_payouts_paid(self, payout_ids: list[int], reason: str = "") -> list[Payout]:
+        return payouts_mark_paid_and_follow(payouts=payout_ids, reason=reason)
 
-    def mark_payouts_unpaid(self, payout_ids: list[int]) -> list[Payout]:
-        return payouts_mark_unpaid_and_follow(payouts=payout_ids)
+    def mark_payouts_unpaid(self, payout_ids: list[int], reason: str = "") -> list[Payout]:
+        return payouts_mark_unpaid_and_follow(payouts=payout_ids, reason=reason)

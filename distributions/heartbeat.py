@@ -10,7 +10,8 @@ A run, as of an instant ``as_of`` (the real time, or ``--now``):
    same loop picks it up, so a run after an outage catches up every missed period in order, each as its
    own distribution, rollover flowing from one to the next. Inactive distributors are left alone; their
    pending period waits and is caught up once they are reactivated.
-3. Records an :class:`~distributions.models.EngineRun` (start, end, as_of, counts, errors).
+3. Records an :class:`~distributions.models.EngineRun` (start, end, as_of, counts, errors), and first marks
+   the runs whose process is gone ``abandoned`` (``distributions.engine_runs``).
 
 Safety: two runs at once never trigger one distribution twice (row lock + ``SKIP LOCKED`` on
 PostgreSQL, ``BEGIN IMMEDIATE`` on SQLite, and the write itself refuses a distribution that is no
@@ -46,6 +47,7 @@ from django.utils import timezone
 
 from clock import iso_utc
 from distributions import trigger
+from distributions.engine_runs import engine_run_hold, engine_run_release, engine_runs_mark_abandoned
 from distributions.models import Distribution, EngineRun, EngineRunStatus
 from distributions.selectors import distribution_missing_period, distributions_due, distributors_without_pending
 from distributions.services import distribution_open_missing
@@ -100,6 +102,7 @@ class HeartbeatReport:
     opened: list[OpenedPeriod] = field(default_factory=list)
     skipped_ids: list[int] = field(default_factory=list)
     errors: list[dict[str, Any]] = field(default_factory=list)
+    abandoned_run_ids: list[int] = field(default_factory=list)
 
     @property
     def counts(self) -> dict[str, int]:
@@ -148,11 +151,16 @@ class HeartbeatReport:
                 f"run_distributions --dry-run: would trigger {counts['triggered']}, open {counts['opened']}, "
                 f"{counts['errors']} would fail (as of {iso_utc(self.as_of)}); nothing was written."
             )
+        abandoned = (
+            f"; marked {len(self.abandoned_run_ids)} abandoned engine run(s) whose process is gone"
+            if self.abandoned_run_ids
+            else ""
+        )
         return (
             f"run_distributions: triggered {counts['triggered']}, opened {counts['opened']}, "
             f"skipped {counts['skipped']}, failed {counts['errors']} "
             f"(as of {iso_utc(self.as_of)}, engine run {self.engine_run.pk if self.engine_run else '-'}, "
-            f"{seconds:.1f} s)."
+            f"{seconds:.1f} s){abandoned}."
         )
 
 
@@ -189,6 +197,8 @@ def heartbeat_run(
         host=socket.gethostname()[:200],
         pid=os.getpid(),
     )
+    engine_run_hold(report.engine_run)
+    report.abandoned_run_ids = engine_runs_mark_abandoned(exclude_id=report.engine_run.pk)
     try:
         _open_missing(report, scope)
         _trigger_due(report, scope, progress)
@@ -198,6 +208,7 @@ def heartbeat_run(
         raise
     finally:
         _finish(report)
+        engine_run_release(report.engine_run)
     return report
 
 

@@ -2,6 +2,8 @@ from django.db import models
 from django.db.models import F, Q
 
 from collaborators.models import Collaborator
+from distributions.engine import splits
+from distributions.explain import period_label
 from distributors.models import Distributor
 from lifecycle import LifecycleModelMixin, StatusLifecycle
 from obligations.models import Obligation
@@ -15,6 +17,17 @@ class DistributionStatus(models.TextChoices):
     CANCELLED = "cancelled"
 
 
+class TieBreak(models.IntegerChoices):
+    """What decided whether an allocation got a rounding unit (``distributions.engine.splits.TIE_BREAKS``)."""
+
+    NONE = splits.TIE_BREAK_NONE, "exact share, nothing to round"
+    REMAINDER = splits.TIE_BREAK_REMAINDER, "remainder size"
+    SCORE = splits.TIE_BREAK_SCORE, "equal remainders: higher score"
+    FIRST_CREDIT = splits.TIE_BREAK_FIRST_CREDIT, "equal remainders and scores: earlier first credit"
+    COLLABORATOR_ID = splits.TIE_BREAK_COLLABORATOR_ID, "equal remainders, scores and first credits: lower id"
+    UNFILLED = splits.TIE_BREAK_UNFILLED, "equal remainders with the unfilled places: collaborators first"
+
+
 class Distribution(LifecycleModelMixin, models.Model):
     """One period of a distributor, (period_start, trigger_date].
 
@@ -23,6 +36,14 @@ class Distribution(LifecycleModelMixin, models.Model):
     nobody earned is either ``unallocated`` (kept by the organization) or, when the distributor has
     ``rollover_unearned``, ``carried_forward``: it becomes the next period's ``rolled_over``.
     ``pool = value + unallocated + carried_forward`` is a database constraint.
+
+    The trigger also records how it got there, so that the page explains a period whatever the distributor's
+    rules say today: the pool's derivation (``pool_resolver``, ``period_pool``, and for a revenue share
+    ``pool_percent_bp`` of ``revenue_entries`` entries totalling ``revenue_total``; ``pool = period_pool +
+    rolled_over``), the split rule and tie policy (``distribution_resolver``, ``tie_policy``,
+    ``top_n_weights``), ``scorer_count`` and the common ``share_denominator`` of the allocations'
+    ``share_numerator``. All of them are blank/null on periods triggered before they were recorded
+    ("not recorded"), and while pending.
     """
 
     LIFECYCLE = StatusLifecycle(
@@ -52,6 +73,30 @@ class Distribution(LifecycleModelMixin, models.Model):
         default=0, help_text="Unearned and rolled over: the next period's rolled_over."
     )
     triggered_at = models.DateTimeField(null=True, blank=True)
+    # The trace of the trigger (see the class docstring); blank/null: not recorded.
+    # db_default: rows inserted by hand (SQL, older code) read "not recorded" rather than failing.
+    pool_resolver = models.CharField(
+        max_length=32, blank=True, default="", db_default="", help_text="How the period's pool was found."
+    )
+    period_pool = models.BigIntegerField(null=True, blank=True, help_text="The period's own pool (rollover excluded).")
+    pool_percent_bp = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Revenue share in basis points (1000 = 10 %)."
+    )
+    revenue_entries = models.PositiveIntegerField(null=True, blank=True, help_text="Revenue entries in the period.")
+    revenue_total = models.BigIntegerField(null=True, blank=True, help_text="Their total, in the smallest unit.")
+    distribution_resolver = models.CharField(
+        max_length=32, blank=True, default="", db_default="", help_text="The split rule applied."
+    )
+    tie_policy = models.CharField(
+        max_length=16, blank=True, default="", db_default="", help_text="The tie policy applied."
+    )
+    top_n_weights = models.JSONField(null=True, blank=True, help_text="topN: the place weights applied.")
+    scorer_count = models.PositiveIntegerField(null=True, blank=True, help_text="Collaborators with a score.")
+    share_denominator = models.BigIntegerField(
+        null=True,
+        blank=True,
+        help_text="Common denominator of the exact shares: share = pool x share_numerator / share_denominator.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     modified_at = models.DateTimeField(auto_now=True)
 
@@ -66,7 +111,10 @@ class Distribution(LifecycleModelMixin, models.Model):
             models.CheckConstraint(condition=Q(trigger_date__gt=F("period_start")), name="distribution_period_order"),
             models.CheckConstraint(
                 condition=Q(value__gte=0, unallocated__gte=0, rolled_over__gte=0, carried_forward__gte=0)
-                & (Q(pool__isnull=True) | Q(pool__gte=0)),
+                & (Q(pool__isnull=True) | Q(pool__gte=0))
+                & (Q(period_pool__isnull=True) | Q(period_pool__gte=0))
+                & (Q(revenue_total__isnull=True) | Q(revenue_total__gte=0))
+                & (Q(share_denominator__isnull=True) | Q(share_denominator__gte=0)),
                 name="distribution_amounts_nonneg",
             ),
             models.CheckConstraint(
@@ -74,6 +122,10 @@ class Distribution(LifecycleModelMixin, models.Model):
                 name="distribution_pool_accounted",
             ),
             models.CheckConstraint(condition=Q(status__in=DistributionStatus.values), name="distribution_status_valid"),
+            models.CheckConstraint(
+                condition=Q(period_pool__isnull=True) | Q(pool=F("period_pool") + F("rolled_over")),
+                name="distribution_pool_derivation",
+            ),
         ]
         indexes = [
             models.Index(fields=["organization", "status", "trigger_date"], name="distribution_org_status_idx"),
@@ -84,7 +136,18 @@ class Distribution(LifecycleModelMixin, models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.distributor_id} @ {self.trigger_date:%Y-%m-%d %H:%M} ({self.status})"
+        """``Monthly pool · 1 Sep – 30 Sep 2026 (Europe/Paris)``: the period in local dates of the organization.
+
+        Reads the distributor and its organization (``select_related("distributor__organization")`` where
+        many are shown)."""
+        organization = self.distributor.organization
+        period = period_label(self.period_start, self.trigger_date, organization.tzinfo)
+        return f"{self.distributor.name} · {period} ({organization.timezone})"
+
+    @property
+    def trace_recorded(self) -> bool:
+        """Whether the trigger recorded its calculation (periods triggered before it did have none)."""
+        return bool(self.distribution_resolver)
 
 
 class Allocation(models.Model):
@@ -102,6 +165,14 @@ class Allocation(models.Model):
     value = models.BigIntegerField()
     score = models.BigIntegerField()
     rank = models.PositiveIntegerField()
+    # The trace of the split (null: not recorded, or for share_numerator too large to store):
+    # exact share = distribution.pool x share_numerator / distribution.share_denominator; value is its floor,
+    # plus one when rounding_unit; tie_break says what decided that unit.
+    share_numerator = models.BigIntegerField(null=True, blank=True)
+    rounding_unit = models.BooleanField(null=True, blank=True, help_text="Got one leftover unit of the rounding.")
+    tie_break = models.PositiveSmallIntegerField(
+        null=True, blank=True, choices=TieBreak.choices, help_text="What decided the rounding unit."
+    )
 
     class Meta:
         constraints = [
@@ -113,13 +184,15 @@ class Allocation(models.Model):
         indexes = [models.Index(fields=["organization", "collaborator"], name="allocation_org_collab_idx")]
 
     def __str__(self) -> str:
-        return f"Allocation {self.pk}: {self.value} to {self.collaborator_id}"
+        # No amount: its units are the distributor's (a query); the admin shows the value with them.
+        return f"Allocation {self.pk} (rank {self.rank}) to collaborator {self.collaborator_id}"
 
 
 class EngineRunStatus(models.TextChoices):
     RUNNING = "running"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
+    ABANDONED = "abandoned"  # its process died (killed, machine lost) before it could record an end
 
 
 class EngineRun(models.Model):
@@ -143,7 +216,11 @@ class EngineRun(models.Model):
         constraints = [
             models.CheckConstraint(condition=Q(status__in=EngineRunStatus.values), name="engine_run_status_valid"),
         ]
-        indexes = [models.Index(fields=["-started_at"], name="engine_run_started_idx")]
+        indexes = [
+            models.Index(fields=["-started_at"], name="engine_run_started_idx"),
+            # The next heartbeat looks for runs still marked running (a handful) to find the abandoned ones.
+            models.Index(fields=["status"], name="engine_run_running_idx", condition=Q(status="running")),
+        ]
 
     def __str__(self) -> str:
         return f"Engine run {self.pk} ({self.status})"

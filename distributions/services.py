@@ -131,10 +131,11 @@ def distributor_save_with_periods(*, distributor: Distributor) -> Distributor:
     return distributor
 
 
-def distributor_set_status_with_periods(*, distributor: Distributor, status: str) -> Distributor:
+def distributor_set_status_with_periods(*, distributor: Distributor, status: str, reason: str = "") -> Distributor:
     """Move a distributor through its lifecycle; its periods follow.
 
-    Inactive keeps the pending period (it triggers, catching up, once reactivated); deleted cancels it.
+    Inactive keeps the pending period (it triggers, catching up, once reactivated); deleted cancels it. ``reason``
+    (why staff moved it) is accepted for the audit trail to come; the admin keeps it in its log meanwhile.
     """
     with transaction.atomic():
         locked = distributor_set_status(distributor=distributor, status=status)
@@ -159,27 +160,29 @@ def _obligations_of_payouts(payouts: Iterable[Payout]) -> list[int]:
     return list(Obligation.objects.filter(payout__in=[p.pk for p in payouts]).values_list("pk", flat=True))
 
 
-def obligations_transition_and_follow(*, obligation_ids: Iterable[int], status: str) -> list[Obligation]:
+def obligations_transition_and_follow(
+    *, obligation_ids: Iterable[int], status: str, reason: str = ""
+) -> list[Obligation]:
     """``obligations.services.obligations_transition``, then the distributions concerned follow."""
     with transaction.atomic():
-        moved = obligations_transition(obligation_ids=obligation_ids, status=status)
+        moved = obligations_transition(obligation_ids=obligation_ids, status=status, reason=reason)
         _follow_obligations(obligation.pk for obligation in moved)
     return moved
 
 
-def payouts_mark_paid_and_follow(*, payouts: Iterable[Payout | int]) -> list[Payout]:
+def payouts_mark_paid_and_follow(*, payouts: Iterable[Payout | int], reason: str = "") -> list[Payout]:
     """``obligations.services.payout_mark_paid``, then the distributions concerned follow (complete once no
     obligation is open)."""
     with transaction.atomic():
-        paid = payout_mark_paid(payouts=payouts)
+        paid = payout_mark_paid(payouts=payouts, reason=reason)
         _follow_obligations(_obligations_of_payouts(paid))
     return paid
 
 
-def payouts_mark_unpaid_and_follow(*, payouts: Iterable[Payout | int]) -> list[Payout]:
+def payouts_mark_unpaid_and_follow(*, payouts: Iterable[Payout | int], reason: str = "") -> list[Payout]:
     """``obligations.services.payout_mark_unpaid``, then the distributions concerned reopen."""
     with transaction.atomic():
-        unpaid = payout_mark_unpaid(payouts=payouts)
+        unpaid = payout_mark_unpaid(payouts=payouts, reason=reason)
         _follow_obligations(_obligations_of_payouts(unpaid))
     return unpaid
 

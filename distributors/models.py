@@ -4,7 +4,7 @@ from django.db.models import Q
 
 from collaborators.models import Collaborator
 from distributors import rules
-from distributors.units import clean_units_field
+from distributors.units import clean_units_field, format_amount
 from lifecycle import LifecycleModelMixin, StatusLifecycle
 from organizations.models import Organization
 
@@ -149,8 +149,27 @@ class Distributor(LifecycleModelMixin, models.Model):
                 errors["top_n_weights"] = "topN needs a list of whole percentages that sum to 100, e.g. [50, 30, 20]."
         if self.pool_resolver == PoolResolver.REVENUE_SHARE and not self.pool_percent_bp:
             errors["pool_percent_bp"] = "A revenue-share pool needs a percentage above zero."
+        schedule_error = self._schedule_error_from_start()
+        if schedule_error and "schedule" not in errors:
+            errors["schedule"] = schedule_error
         if errors:
             raise ValidationError(errors)
+
+    def _schedule_error_from_start(self) -> str | None:
+        """The schedule checked from this distributor's own start in its organization's zone (the field
+        validator can only check it from a fixed date): ``YEARLY;INTERVAL=4;BYMONTH=2;BYMONTHDAY=29`` fires
+        from a leap year but never from 2026. Its first two periods must both end within five years."""
+        from distributors.schedules import upcoming_triggers
+
+        if not self.schedule or self.starts_at is None or self.organization_id is None:
+            return None
+        try:
+            upcoming_triggers(
+                self.schedule, tz=self.organization.tzinfo, anchor=self.starts_at, after=self.starts_at, count=2
+            )
+        except ValueError as exc:
+            return f"{exc} Counted from this distributor's start, {self.starts_at:%Y-%m-%d}."
+        return None
 
 
 class MetricType(models.Model):
@@ -189,7 +208,7 @@ class RevenueEntry(models.Model):
         indexes = [models.Index(fields=["organization", "units", "occurred_at"], name="revenue_org_units_time_idx")]
 
     def __str__(self) -> str:
-        return f"{self.reference}: {self.amount} {self.units}"
+        return f"{self.reference}: {format_amount(self.amount, self.units)}"
 
     def clean(self) -> None:
         clean_units_field(self)

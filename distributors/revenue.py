@@ -14,6 +14,10 @@ Decisions:
   with other values is an error, since silently keeping either would be wrong.
 - Imports of one organization are serialized by locking its row, so two overlapping imports cannot both
   decide that a reference is new.
+- Revenue dated inside a period that a revenue-share distributor in those units has already distributed
+  (after its start, at or before its ``distributed_through``) is refused: it would count in no pool. The
+  import holds those distributors against a trigger (as a credit does), so a period being triggered at
+  the same moment either waits for the import or is read after it.
 """
 
 import csv
@@ -26,6 +30,7 @@ from django.db import IntegrityError, transaction
 
 from clock import InstantError, iso_utc, parse_instant
 from distributors.models import RevenueEntry
+from distributors.selectors import distributors_hold_for_revenue
 from distributors.units import normalize_units, to_major, to_minor
 from organizations.models import Organization
 
@@ -207,6 +212,27 @@ def _new_rows(parsed: dict[str, RevenueRow], stored: dict[str, RevenueEntry]) ->
     return new, skipped
 
 
+def _refuse_distributed_periods(organization: Organization, rows: list[RevenueRow]) -> None:
+    if not rows:
+        return
+    held = sorted(distributors_hold_for_revenue(organization_id=organization.pk, units={r.units for r in rows}).items())
+    errors = []
+    for row in rows:
+        for pk, distributor in held:
+            through = distributor.distributed_through
+            if distributor.units == row.units and through and distributor.starts_at < row.occurred_at <= through:
+                errors.append(
+                    RevenueImportError(
+                        f"{iso_utc(row.occurred_at)} falls in a period of distributor {pk} that was already "
+                        f"distributed (through {iso_utc(through)}); it would count in no pool.",
+                        line=row.line,
+                        column="occurredAt",
+                    )
+                )
+                break
+    _raise_first(errors)
+
+
 def revenue_import(*, organization: Organization, rows: Iterable[tuple[int, dict[str, str]]]) -> RevenueImportResult:
     """Validate every row, then store the new entries in one transaction; a bad row imports nothing."""
     parsed, skipped_in_file = _parse_rows(rows)
@@ -214,6 +240,7 @@ def revenue_import(*, organization: Organization, rows: Iterable[tuple[int, dict
         with transaction.atomic():
             Organization.objects.select_for_update().filter(pk=organization.pk).first()
             new, skipped_stored = _new_rows(parsed, _stored_entries(organization, list(parsed)))
+            _refuse_distributed_periods(organization, new)
             RevenueEntry.objects.bulk_create(
                 (
                     RevenueEntry(

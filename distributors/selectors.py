@@ -1,12 +1,13 @@
 """Reads about distributors shared by the crediting service, the engine, the API and the admin."""
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import connection
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from collaborators.models import Collaborator
-from distributors.models import Distributor, DistributorStatus, Eligibility, MetricType
+from distributors.models import Distributor, DistributorStatus, Eligibility, MetricType, PoolResolver
 
 
 def credit_targets(
@@ -33,7 +34,34 @@ def credit_targets(
 
 
 def distributors_hold_for_credit(*, distributor_ids: list[int]) -> dict[int, datetime | None]:
-    """Hold the distributors against a trigger while a credit is written; return each one's
+    """The credited distributors held against a trigger; see ``_hold_against_trigger``."""
+    return _hold_against_trigger(distributor_ids)
+
+
+@dataclass(frozen=True)
+class HeldDistributor:
+    starts_at: datetime
+    units: str
+    distributed_through: datetime | None
+
+
+def distributors_hold_for_revenue(*, organization_id: int, units: set[str]) -> dict[int, HeldDistributor]:
+    """The organization's revenue-share distributors in ``units`` (not deleted) held against a trigger while
+    revenue is imported, with ``distributed_through`` read after the hold was granted."""
+    ids = list(
+        Distributor.objects.filter(
+            organization_id=organization_id, pool_resolver=PoolResolver.REVENUE_SHARE, units__in=sorted(units)
+        )
+        .exclude(status=DistributorStatus.DELETED)
+        .values_list("pk", flat=True)
+    )
+    held = _hold_against_trigger(ids)
+    rows = Distributor.objects.filter(pk__in=ids).values_list("pk", "starts_at", "units")
+    return {pk: HeldDistributor(starts_at, units, held[pk]) for pk, starts_at, units in rows}
+
+
+def _hold_against_trigger(distributor_ids: list[int]) -> dict[int, datetime | None]:
+    """Hold the distributors against a trigger while a credit (or revenue) is written; return each one's
     ``distributed_through`` as committed *after* the hold was granted.
 
     PostgreSQL: ``FOR KEY SHARE`` on the distributor rows (in id order). It conflicts with the trigger's

@@ -6,6 +6,7 @@ minor units; ``points`` are whole; any other units (an unlisted currency code, a
 """
 
 import re
+from collections.abc import Mapping
 from decimal import Decimal
 
 ZERO_DECIMAL_CURRENCIES = frozenset(
@@ -52,6 +53,32 @@ def to_major(amount: int, units: str) -> str:
     sign = "-" if amount < 0 else ""
     whole, frac = divmod(abs(amount), 10**places)
     return f"{sign}{whole}.{frac:0{places}d}"
+
+
+def format_amount(amount: int, units: str) -> str:
+    """``amount`` (minor units) as people read it, with its units: ``15507`` USD → ``"155.07 USD"``.
+
+    The one human formatter of money and points, shared by the admin, the commands' printed output and the
+    admin's messages (the payout CSV takes ``to_major``: decimals only, no grouping, no units). Exactly the
+    units' decimal places (JPY 0, USD 2, KWD 3, points 0); thousands grouped with a comma and the decimal
+    point a dot, whatever the locale (``1,170.88 USD``, ``1,000 points``, ``-5.00 USD``); ``1 point`` is
+    singular. Grouping makes large amounts readable at a glance; lists of amounts are therefore joined with
+    `` · `` (``format_totals``), never with a comma.
+    """
+    major = to_major(amount, units)
+    sign, digits = ("-", major[1:]) if major.startswith("-") else ("", major)
+    whole, dot, frac = digits.partition(".")
+    grouped = f"{int(whole):,}"
+    label = "point" if units == "points" and abs(amount) == 1 else units
+    return f"{sign}{grouped}{dot}{frac} {label}"
+
+
+def format_totals(totals: Mapping[str, int], *, empty: str = "nothing") -> str:
+    """Amounts in several units, ``{"USD": 117088, "points": 5}`` → ``"1,170.88 USD · 5 points"`` (sorted by
+    units); ``empty`` when there is none."""
+    if not totals:
+        return empty
+    return " · ".join(format_amount(total, units) for units, total in sorted(totals.items()))
 
 
 _UNITS_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,15}$", re.ASCII)

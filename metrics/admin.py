@@ -16,11 +16,13 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
 from collaborators.models import Collaborator
+from distributors.admin import FixedUnits, MoneyAdminMixin
 from distributors.models import Distributor
+from distributors.units import format_amount
 from metrics.models import MAX_CREDIT_QUANTITY, CreditRequest, CreditSource, MetricCredit
 from metrics.services import CreditRefused, metric_credit
-from organizations.admin import ReadOnlyAdminMixin
-from organizations.models import Organization
+from organizations.admin import OrganizationTimesMixin, ReadOnlyAdminMixin, TenantAdminMixin
+from organizations.models import Organization, Role
 
 # The service's refusals name its inputs; those the form shows (the others are form-wide errors).
 FORM_FIELDS = {"collaborator", "metric_type", "quantity", "distributor"}
@@ -58,7 +60,13 @@ class CreditMetricForm(forms.Form):
 
 
 @admin.register(MetricCredit)
-class MetricCreditAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class MetricCreditAdmin(
+    MoneyAdminMixin, OrganizationTimesMixin, ReadOnlyAdminMixin, TenantAdminMixin, admin.ModelAdmin
+):
+    # Operators credit (the form's choices and autocompletes: their organizations' collaborators and distributors).
+    write_role = Role.OPERATOR
+
+    money_fields = {"points": FixedUnits("points"), "points_per_unit": FixedUnits("points")}
     list_display = [
         "id",
         "credited_at",
@@ -77,8 +85,15 @@ class MetricCreditAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     change_list_template = "admin/metrics/metriccredit/change_list.html"
 
     def has_credit_permission(self, request) -> bool:
-        # The ledger rows are never added by hand, but the permission to add them is what "may credit" means.
-        return request.user.has_perm("metrics.add_metriccredit")
+        # The ledger rows are never added by hand: crediting is the operator's move (superusers: always).
+        return self.has_role_permission(request, self.write_role)
+
+    def credit_form(self, request, *args, **kwargs) -> CreditMetricForm:
+        form = CreditMetricForm(*args, admin_site=self.admin_site, **kwargs)
+        for name in ("organization", "collaborator", "distributor"):
+            field = form.fields[name]
+            field.queryset = self.scope_choices(request, field.queryset)
+        return form
 
     def get_urls(self):
         urls = [
@@ -94,7 +109,7 @@ class MetricCreditAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         if not self.has_credit_permission(request):
             raise PermissionDenied
         if request.method == "POST":
-            form = CreditMetricForm(request.POST, admin_site=self.admin_site)
+            form = self.credit_form(request, request.POST)
             if form.is_valid():
                 data = form.cleaned_data
                 try:
@@ -111,21 +126,23 @@ class MetricCreditAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
                 except CreditRefused as exc:
                     form.add_error(exc.field if exc.field in FORM_FIELDS else None, exc.message)
                 else:
-                    landed = ", ".join(f"distributor {c.distributor_id} +{c.points}" for c in outcome.credits)
+                    landed = ", ".join(
+                        f"distributor {c.distributor_id} +{format_amount(c.points, 'points')}" for c in outcome.credits
+                    )
+                    total = format_amount(outcome.total_points, "points")
                     if outcome.replayed:
                         self.message_user(request, "This form was already submitted; nothing more was credited.")
                     else:
                         self.message_user(
                             request,
                             f"Credited {outcome.quantity} × {outcome.metric_type} to "
-                            f"{data['collaborator']}: {landed} ({outcome.total_points} points).",
+                            f"{data['collaborator']}: {landed}; {total} in all.",
                             messages.SUCCESS,
                         )
                     return redirect(reverse("admin:metrics_metriccredit_changelist"))
         else:
-            form = CreditMetricForm(
-                initial={**request.GET.dict(), "idempotency_key": f"admin-{uuid.uuid4().hex}"},
-                admin_site=self.admin_site,
+            form = self.credit_form(
+                request, initial={**request.GET.dict(), "idempotency_key": f"admin-{uuid.uuid4().hex}"}
             )
         context = {
             **self.admin_site.each_context(request),
@@ -138,7 +155,7 @@ class MetricCreditAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(CreditRequest)
-class CreditRequestAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class CreditRequestAdmin(OrganizationTimesMixin, ReadOnlyAdminMixin, TenantAdminMixin, admin.ModelAdmin):
     list_display = ["id", "created_at", "source", "actor", "idempotency_key", "organization"]
     list_filter = ["source", "organization"]
     list_select_related = ["organization"]

@@ -1,13 +1,32 @@
 """Obligations, fulfillments and payouts in the admin: every status move is an action calling a service.
 
 An action that the lifecycle refuses changes nothing and shows the reason as an error message (never a
-500). A manual obligation is editable only while pending; its organization is its collaborator's.
+500). A manual obligation is editable only while pending (its value typed in major units); its organization is
+its collaborator's. Amounts read ``155.07 USD`` and times are in the organization's zone (``distributors.admin``,
+``organizations.admin``).
+
+- Obligations: a distribution column (its allocation's distribution, or "manual") and a filter by distribution
+  id typed in a box (listing every distribution of every tenant would be unbounded).
+- Fulfillments: totals per units in the list (one query for the page) and on the change page, and
+  "Download payouts CSV": the ``export_payouts`` file, read only (``export_payouts`` moves the fulfillment to
+  processing; the download changes nothing).
+- Collaborators (registered here, with the obligations): the earnings history of the last periods and the
+  totals per units on the change page (``obligations.selectors.collaborator_earnings``, two queries).
 """
 
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, HttpResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
 
+from collaborators.admin import CollaboratorAdmin
+from collaborators.models import Collaborator
+from distributors.admin import MoneyAdminMixin, MoneyInlineMixin, amount_html, totals_html
+from obligations.exports import payouts_write_csv
 from obligations.models import AwardType, Fulfillment, Obligation, ObligationStatus, Payout
+from obligations.selectors import collaborator_earnings, fulfillment_payout_totals, payout_export_rows
 from obligations.services import (
     fulfillments_mark_failed,
     obligation_manual_save,
@@ -15,6 +34,21 @@ from obligations.services import (
     payout_mark_paid,
     payout_mark_unpaid,
 )
+from organizations.admin import (
+    EMPTY,
+    InputFilter,
+    OrganizationTimesInlineMixin,
+    OrganizationTimesMixin,
+    TenantAdminMixin,
+    TenantInlineMixin,
+    action_reason,
+    format_period,
+    log_action,
+    period_html,
+    zone_name,
+    zone_of,
+)
+from organizations.models import Role
 
 
 class NoHardDeleteMixin:
@@ -27,22 +61,94 @@ class NoHardDeleteMixin:
         return False
 
 
-def _run(model_admin, request, action, success):
-    """Call a service; report its refusal as an error message instead of raising."""
+def _run(model_admin, request, action, success, *, logged: str = "", reason: str = ""):
+    """Call a service; report its refusal as an error message instead of raising. What it moved is logged in each
+    row's admin history (``logged``, and the reason given)."""
     try:
         result = action()
     except ValidationError as exc:
         model_admin.message_user(request, f"Nothing changed: {exc.messages[0]}", messages.ERROR)
         return
+    if logged:
+        log_action(model_admin, request, result, logged, reason)
     model_admin.message_user(request, success(result), messages.SUCCESS)
 
 
-class ObligationAdmin(NoHardDeleteMixin, admin.ModelAdmin):
-    """Registered by ``distributions.admin``, whose ``transition_obligations`` moves the distributions too."""
+def _change_link(app_model: str, pk: int, text: str, title: str = ""):
+    return format_html(
+        '<a href="{}" title="{}" style="white-space:nowrap">{}</a>',
+        reverse(f"admin:{app_model}_change", args=[pk]),
+        title,
+        text,
+    )
 
-    list_display = ["id", "collaborator", "value", "units", "status", "award_type", "payout", "created_at"]
-    list_filter = ["status", "award_type", "units", "organization"]
-    list_select_related = ["collaborator", "payout"]
+
+# --- obligations -----------------------------------------------------------------------------------------------
+
+
+class DistributionIdFilter(InputFilter):
+    """Obligations of one distribution, by its id (the distributions list links here from each row)."""
+
+    title = "distribution"
+    parameter_name = "distribution"
+    placeholder = "id, e.g. 12"
+
+    def clean(self, text):
+        if not text.isascii() or not text.isdigit() or not 1 <= int(text) <= 2**63 - 1:
+            raise ValueError(f"'{text[:30]}' is not a distribution id (a whole number).")
+        return int(text)
+
+    def queryset(self, request, queryset):
+        if self.value() is None or not self.value().strip():
+            return queryset
+        value = self.cleaned_value()
+        return queryset.none() if value is None else queryset.filter(allocation__distribution_id=value)
+
+    def describe(self, value):
+        found = (
+            self.model_admin.get_queryset(self.request)  # the user's organizations' only
+            .filter(allocation__distribution_id=value)
+            .values_list("allocation__distribution__distributor__name", flat=True)
+            .first()
+        )
+        return f"Distribution {value} of {found}" if found else f"No obligation of distribution {value}."
+
+
+@admin.display(description="distribution", ordering="allocation__distribution_id")
+def obligation_distribution(obligation: Obligation):
+    """The distribution that created it (via its allocation), or "manual"."""
+    try:
+        distribution = obligation.allocation.distribution
+    except Obligation.allocation.RelatedObjectDoesNotExist:
+        return "manual" if obligation.award_type == AwardType.MANUAL else EMPTY
+    zone = zone_of(obligation.organization)
+    return _change_link(
+        "distributions_distribution",
+        distribution.pk,
+        f"#{distribution.pk} {distribution.distributor.name}",
+        f"period {format_period(distribution.period_start, distribution.trigger_date, zone)}",
+    )
+
+
+@admin.display(description="payout", ordering="payout_id")
+def obligation_payout(obligation: Obligation):
+    if obligation.payout_id is None:
+        return None
+    return _change_link(
+        "obligations_payout", obligation.payout_id, f"#{obligation.payout_id} {obligation.payout.status}"
+    )
+
+
+class ObligationAdmin(MoneyAdminMixin, OrganizationTimesMixin, NoHardDeleteMixin, TenantAdminMixin, admin.ModelAdmin):
+    """Registered by ``distributions.admin``, whose ``transition_obligations`` moves the distributions too.
+    Operators approve, reject and cancel (rejecting and cancelling ask why) and add or edit manual obligations."""
+
+    write_role = Role.OPERATOR
+
+    money_fields = {"value": "units"}
+    list_display = ["id", "collaborator", "value", "status", obligation_distribution, obligation_payout, "created_at"]
+    list_filter = ["status", DistributionIdFilter, "award_type", "units", "organization"]
+    list_select_related = ["collaborator", "payout", "organization", "allocation__distribution__distributor"]
     search_fields = ["collaborator__full_name", "collaborator__email", "description"]
     autocomplete_fields = ["collaborator"]
     fields = [
@@ -51,13 +157,14 @@ class ObligationAdmin(NoHardDeleteMixin, admin.ModelAdmin):
         "value",
         "units",
         "award_type",
+        obligation_distribution,
         "description",
         "status",
         "payout",
         "created_at",
         "modified_at",
     ]
-    readonly_fields = ["organization", "status", "payout", "created_at", "modified_at"]
+    readonly_fields = ["organization", obligation_distribution, "status", "payout", "created_at", "modified_at"]
     actions = ["approve", "reject", "cancel"]
 
     def get_readonly_fields(self, request, obj=None):
@@ -67,40 +174,55 @@ class ObligationAdmin(NoHardDeleteMixin, admin.ModelAdmin):
             return [*self.readonly_fields, "collaborator", "value", "units", "award_type"]
         return self.readonly_fields
 
+    def form_zone(self, request, object_id):
+        # No time is typed here, and a new obligation's organization is its collaborator's.
+        zone, _ = super().form_zone(request, object_id) if object_id is not None else (zone_of(None), True)
+        return zone, True
+
     def save_model(self, request, obj, form, change):
         try:
             obligation_manual_save(obligation=obj)
         except ValidationError as exc:
             self.message_user(request, f"Nothing changed: {exc.messages[0]}", messages.ERROR)
 
-    def transition_obligations(self, obligation_ids: list[int], status: str) -> list[Obligation]:
-        return obligations_transition(obligation_ids=obligation_ids, status=status)
+    def transition_obligations(self, obligation_ids: list[int], status: str, reason: str = "") -> list[Obligation]:
+        return obligations_transition(obligation_ids=obligation_ids, status=status, reason=reason)
 
-    def _move(self, request, queryset, status):
+    def _move(self, request, queryset, status, *, verb: str, reason_required: bool):
+        reason = action_reason(self, request, queryset, verb=verb, required=reason_required)
+        if not isinstance(reason, str):
+            return reason  # the confirmation page
         ids = list(queryset.values_list("pk", flat=True))
         _run(
             self,
             request,
-            lambda: self.transition_obligations(ids, status),
+            lambda: self.transition_obligations(ids, status, reason=reason),
             lambda moved: f"{len(moved)} obligation(s) now {status}.",
+            logged=f"{str(status).capitalize()}.",  # "Approved.", "Rejected.", "Cancelled."
+            reason=reason,
         )
+        return None
 
     @admin.action(description="Approve selected obligations")
     def approve(self, request, queryset):
-        self._move(request, queryset, ObligationStatus.APPROVED)
+        return self._move(request, queryset, ObligationStatus.APPROVED, verb="Approve", reason_required=False)
 
     @admin.action(description="Reject selected obligations")
     def reject(self, request, queryset):
-        self._move(request, queryset, ObligationStatus.REJECTED)
+        return self._move(request, queryset, ObligationStatus.REJECTED, verb="Reject", reason_required=True)
 
     @admin.action(description="Cancel selected obligations")
     def cancel(self, request, queryset):
-        self._move(request, queryset, ObligationStatus.CANCELLED)
+        return self._move(request, queryset, ObligationStatus.CANCELLED, verb="Cancel", reason_required=True)
 
 
-class PayoutInline(admin.TabularInline):
+# --- fulfillments and payouts ----------------------------------------------------------------------------------
+
+
+class PayoutInline(MoneyInlineMixin, OrganizationTimesInlineMixin, TenantInlineMixin, admin.TabularInline):
     model = Payout
-    fields = ["collaborator", "units", "amount", "status", "paid_at"]
+    money_fields = {"amount": "units"}
+    fields = ["collaborator", "amount", "status", "paid_at"]
     readonly_fields = fields
     extra = 0
     can_delete = False
@@ -113,35 +235,142 @@ class PayoutInline(admin.TabularInline):
         return super().get_queryset(request).select_related("collaborator")
 
 
+def _totals_of(fulfillment: Fulfillment):
+    return getattr(fulfillment, "payout_totals", None)
+
+
+@admin.display(description="payouts")
+def fulfillment_payout_count(fulfillment: Fulfillment):
+    totals = _totals_of(fulfillment)
+    return None if totals is None else sum(part.count for part in totals.values())
+
+
+@admin.display(description="total")
+def fulfillment_total(fulfillment: Fulfillment):
+    totals = _totals_of(fulfillment)
+    return totals_html({units: part.amount for units, part in (totals or {}).items()})
+
+
+@admin.display(description="paid")
+def fulfillment_paid(fulfillment: Fulfillment):
+    totals = _totals_of(fulfillment)
+    return totals_html({units: part.paid for units, part in (totals or {}).items()})
+
+
+@admin.display(description="CSV")
+def fulfillment_csv_link(fulfillment: Fulfillment):
+    return format_html(
+        '<a href="{}" title="The payouts as export_payouts writes them; changes nothing">download</a>',
+        reverse("admin:obligations_fulfillment_payouts_csv", args=[fulfillment.pk]),
+    )
+
+
 @admin.register(Fulfillment)
-class FulfillmentAdmin(NoHardDeleteMixin, admin.ModelAdmin):
-    list_display = ["id", "organization", "status", "created_at", "completed_at"]
+class FulfillmentAdmin(OrganizationTimesMixin, NoHardDeleteMixin, TenantAdminMixin, admin.ModelAdmin):
+    """Operators mark fulfillments failed (which asks why); the payouts CSV is read by any member."""
+
+    write_role = Role.OPERATOR
+    list_display = [
+        "id",
+        "organization",
+        "status",
+        fulfillment_payout_count,
+        fulfillment_total,
+        fulfillment_paid,
+        "created_at",
+        "completed_at",
+        fulfillment_csv_link,
+    ]
     list_filter = ["status", "organization"]
     list_select_related = ["organization"]
-    readonly_fields = ["organization", "status", "created_at", "modified_at", "completed_at"]
+    fields = [
+        "organization",
+        "status",
+        fulfillment_payout_count,
+        fulfillment_total,
+        fulfillment_paid,
+        "created_at",
+        "modified_at",
+        "completed_at",
+    ]
+    readonly_fields = fields
     inlines = [PayoutInline]
     actions = ["mark_failed"]
 
     def has_add_permission(self, request):
         return False
 
+    def _with_totals(self, fulfillments) -> None:
+        totals = fulfillment_payout_totals(fulfillment_ids=[fulfillment.pk for fulfillment in fulfillments])
+        for fulfillment in fulfillments:
+            fulfillment.payout_totals = totals.get(fulfillment.pk, {})
+
+    def get_changelist_instance(self, request):
+        changelist = super().get_changelist_instance(request)
+        self._with_totals(list(changelist.result_list))  # the page's rows, cached on the queryset: one query
+        return changelist
+
+    def get_object(self, request, object_id, from_field=None):
+        fulfillment = super().get_object(request, object_id, from_field)
+        if fulfillment is not None:
+            self._with_totals([fulfillment])
+        return fulfillment
+
+    def get_urls(self):
+        csv_view = self.admin_site.admin_view(self.payouts_csv_view)
+        return [
+            path("<path:object_id>/payouts.csv", csv_view, name="obligations_fulfillment_payouts_csv"),
+            *super().get_urls(),
+        ]
+
+    def payouts_csv_view(self, request, object_id):
+        """The payout CSV of ``export_payouts``, downloaded: a read, no status moves (GET only)."""
+        if request.method != "GET":
+            return HttpResponse(status=405, headers={"Allow": "GET"})
+        fulfillment = self.get_queryset(request).filter(pk=unquote(object_id)).first() if object_id.isdigit() else None
+        if fulfillment is None:
+            raise Http404(f"No fulfillment {object_id}.")
+        if not self.has_view_permission(request, fulfillment):
+            raise PermissionDenied
+        response = HttpResponse(content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="fulfillment-{fulfillment.pk}-payouts.csv"'
+        payouts_write_csv(payout_export_rows(fulfillment=fulfillment), response)
+        return response
+
     @admin.action(description="Mark failed (obligations return to approved)")
     def mark_failed(self, request, queryset):
+        reason = action_reason(self, request, queryset, verb="Mark failed")
+        if not isinstance(reason, str):
+            return reason
         ids = list(queryset.values_list("pk", flat=True))
         _run(
             self,
             request,
-            lambda: fulfillments_mark_failed(fulfillment_ids=ids),
+            lambda: fulfillments_mark_failed(fulfillment_ids=ids, reason=reason),
             lambda failed: f"{len(failed)} fulfillment(s) now failed.",
+            logged="Marked failed.",
+            reason=reason,
         )
+        return None
 
 
-class PayoutAdmin(NoHardDeleteMixin, admin.ModelAdmin):
-    """Registered by ``distributions.admin``, whose hooks move the distributions too."""
+@admin.display(description="fulfillment", ordering="fulfillment_id")
+def payout_fulfillment(payout: Payout):
+    return _change_link(
+        "obligations_fulfillment", payout.fulfillment_id, f"#{payout.fulfillment_id} {payout.fulfillment.status}"
+    )
 
-    list_display = ["id", "collaborator", "amount", "units", "status", "paid_at", "fulfillment"]
+
+class PayoutAdmin(MoneyAdminMixin, OrganizationTimesMixin, NoHardDeleteMixin, TenantAdminMixin, admin.ModelAdmin):
+    """Registered by ``distributions.admin``, whose hooks move the distributions too. Operators mark payouts paid
+    and unpaid (taking one back asks why)."""
+
+    write_role = Role.OPERATOR
+
+    money_fields = {"amount": "units"}
+    list_display = ["id", "collaborator", "amount", "status", "paid_at", payout_fulfillment, "created_at"]
     list_filter = ["status", "units", "organization"]
-    list_select_related = ["collaborator", "fulfillment"]
+    list_select_related = ["collaborator", "fulfillment", "organization"]
     search_fields = ["collaborator__full_name", "collaborator__email"]
     readonly_fields = [
         "organization",
@@ -159,23 +388,86 @@ class PayoutAdmin(NoHardDeleteMixin, admin.ModelAdmin):
     def has_add_permission(self, request):
         return False
 
-    def mark_payouts_paid(self, payout_ids: list[int]) -> list[Payout]:
-        return payout_mark_paid(payouts=payout_ids)
+    def mark_payouts_paid(self, payout_ids: list[int], reason: str = "") -> list[Payout]:
+        return payout_mark_paid(payouts=payout_ids, reason=reason)
 
-    def mark_payouts_unpaid(self, payout_ids: list[int]) -> list[Payout]:
-        return payout_mark_unpaid(payouts=payout_ids)
+    def mark_payouts_unpaid(self, payout_ids: list[int], reason: str = "") -> list[Payout]:
+        return payout_mark_unpaid(payouts=payout_ids, reason=reason)
 
     @admin.action(description="Mark paid (obligations become fulfilled)")
     def mark_paid(self, request, queryset):
         ids = list(queryset.values_list("pk", flat=True))
-        _run(self, request, lambda: self.mark_payouts_paid(ids), lambda paid: f"{len(paid)} payout(s) now paid.")
+        _run(
+            self,
+            request,
+            lambda: self.mark_payouts_paid(ids),
+            lambda paid: f"{len(paid)} payout(s) now paid.",
+            logged="Marked paid.",
+        )
 
     @admin.action(description="Mark unpaid (correction: obligations return to approved)")
     def mark_unpaid(self, request, queryset):
+        reason = action_reason(self, request, queryset, verb="Mark unpaid")
+        if not isinstance(reason, str):
+            return reason
         ids = list(queryset.values_list("pk", flat=True))
         _run(
             self,
             request,
-            lambda: self.mark_payouts_unpaid(ids),
+            lambda: self.mark_payouts_unpaid(ids, reason=reason),
             lambda unpaid: f"{len(unpaid)} payout(s) now unpaid.",
+            logged="Marked unpaid.",
+            reason=reason,
         )
+        return None
+
+
+# --- collaborators, with their earnings ------------------------------------------------------------------------
+
+
+@admin.register(Collaborator)
+class CollaboratorWithEarningsAdmin(CollaboratorAdmin):
+    """The collaborator's change page shows its earnings: the last periods, per units, and the totals."""
+
+    change_form_template = "admin/collaborators/collaborator/change_form.html"
+
+    def earnings_context(self, collaborator: Collaborator) -> dict:
+        earnings = collaborator_earnings(collaborator=collaborator)
+        zone = zone_of(collaborator.organization)
+        periods = [
+            {
+                "period": period_html(row.period_start, row.trigger_date, zone),
+                "count": row.earnings.count,
+                "earned": amount_html(row.earnings.earned, row.units),
+                "paid": amount_html(row.earnings.paid, row.units),
+                "open": amount_html(row.earnings.open, row.units),
+                "void": amount_html(row.earnings.void, row.units),
+            }
+            for row in earnings.periods
+        ]
+
+        def sums(parts: dict, name: str):
+            return totals_html({units: getattr(part, name) for units, part in parts.items()})
+
+        return {
+            "periods": periods,
+            "more": earnings.more,
+            "limit": len(earnings.periods),
+            "zone": zone_name(zone),
+            "manual": {name: sums(earnings.manual, name) for name in ("earned", "paid", "open", "void")}
+            if earnings.manual
+            else None,
+            "manual_count": sum(part.count for part in earnings.manual.values()),
+            "totals": {name: sums(earnings.totals, name) for name in ("earned", "paid", "open", "void")}
+            if earnings.totals
+            else None,
+            "total_count": sum(part.count for part in earnings.totals.values()),
+            "obligations_url": f"{reverse('admin:obligations_obligation_changelist')}?collaborator__id__exact="
+            f"{collaborator.pk}",
+        }
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        collaborator = self.get_object(request, unquote(object_id))
+        if collaborator is not None and self.has_view_or_change_permission(request, collaborator):
+            extra_context = {**(extra_context or {}), "earnings": self.earnings_context(collaborator)}
+        return super().change_view(request, object_id, form_url, extra_context)

@@ -2,7 +2,7 @@ from django.db import models
 from django.db.models import Q
 
 from collaborators.models import Collaborator
-from distributors.units import clean_units_field
+from distributors.units import clean_units_field, format_amount
 from lifecycle import LifecycleModelMixin, StatusLifecycle
 from organizations.models import Organization
 
@@ -77,7 +77,7 @@ class Obligation(LifecycleModelMixin, models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"Obligation {self.pk}: {self.value} {self.units} ({self.status})"
+        return f"Obligation {self.pk}: {format_amount(self.value, self.units)} ({self.status})"
 
     def clean(self) -> None:
         clean_units_field(self)
@@ -154,4 +154,4 @@ class Payout(LifecycleModelMixin, models.Model):
         indexes = [models.Index(fields=["organization", "status"], name="payout_org_status_idx")]
 
     def __str__(self) -> str:
-        return f"Payout {self.pk}: {self.amount} {self.units} ({self.status})"
+        return f"Payout {self.pk}: {format_amount(self.amount, self.units)} ({self.status})"

@@ -53,10 +53,11 @@ def _write_obligation_status(obligations: list[Obligation], status: str) -> None
         Obligation.objects.filter(pk__in=ids).update(status=status, modified_at=timezone.now())
 
 
-def obligations_transition(*, obligation_ids: Iterable[int], status: str) -> list[Obligation]:
+def obligations_transition(*, obligation_ids: Iterable[int], status: str, reason: str = "") -> list[Obligation]:
     """Move every given obligation to ``status``, or none of them (a ValidationError names the first refusal).
 
-    For staff moves (approve, reject, cancel). ``fulfilled`` is reached only by paying the payout.
+    For staff moves (approve, reject, cancel). ``fulfilled`` is reached only by paying the payout. ``reason`` (why
+    staff moved them) is accepted for the audit trail to come; the admin keeps it in its log meanwhile.
     """
     if status == ObligationStatus.FULFILLED:
         raise ValidationError("An obligation becomes fulfilled when its payout is marked paid.", code="use_payout")
@@ -179,9 +180,9 @@ def _move_fulfillment(fulfillment: Fulfillment, target: str) -> None:
     fulfillment.save(update_fields=["status", "completed_at", "modified_at"])
 
 
-def payout_mark_paid(*, payouts: Iterable[Payout | int]) -> list[Payout]:
+def payout_mark_paid(*, payouts: Iterable[Payout | int], reason: str = "") -> list[Payout]:
     """Mark payouts paid (all or none): obligations fulfilled, fulfillments follow (a fulfillment is complete
-    once all its payouts are paid)."""
+    once all its payouts are paid). ``reason``: for the audit trail to come (not stored yet)."""
     ids = _payout_ids(payouts)
     with transaction.atomic():
         fulfillments, locked = _lock_payouts(ids)
@@ -203,8 +204,9 @@ def payout_mark_paid(*, payouts: Iterable[Payout | int]) -> list[Payout]:
     return locked
 
 
-def payout_mark_unpaid(*, payouts: Iterable[Payout | int]) -> list[Payout]:
-    """Take back payouts marked paid by mistake (all or none): the reverse of ``payout_mark_paid``.
+def payout_mark_unpaid(*, payouts: Iterable[Payout | int], reason: str = "") -> list[Payout]:
+    """Take back payouts marked paid by mistake (all or none): the reverse of ``payout_mark_paid``. ``reason``:
+    for the audit trail to come (not stored yet).
 
     Obligations return to ``approved`` (still in the payout) and a ``complete`` fulfillment returns to
     ``processing``.
@@ -227,8 +229,9 @@ def payout_mark_unpaid(*, payouts: Iterable[Payout | int]) -> list[Payout]:
     return locked
 
 
-def fulfillment_mark_failed(*, fulfillment: Fulfillment | int) -> Fulfillment:
-    """Mark a pending or processing fulfillment failed: its obligations leave their payouts and stay approved."""
+def fulfillment_mark_failed(*, fulfillment: Fulfillment | int, reason: str = "") -> Fulfillment:
+    """Mark a pending or processing fulfillment failed: its obligations leave their payouts and stay approved.
+    ``reason``: for the audit trail to come (not stored yet)."""
     pk = fulfillment.pk if isinstance(fulfillment, Fulfillment) else int(fulfillment)
     with transaction.atomic():
         locked = Fulfillment.objects.select_for_update().get(pk=pk)
@@ -251,10 +254,10 @@ def fulfillment_mark_failed(*, fulfillment: Fulfillment | int) -> Fulfillment:
     return locked
 
 
-def fulfillments_mark_failed(*, fulfillment_ids: Iterable[int]) -> list[Fulfillment]:
+def fulfillments_mark_failed(*, fulfillment_ids: Iterable[int], reason: str = "") -> list[Fulfillment]:
     """``fulfillment_mark_failed`` for each (in id order), all or none."""
     with transaction.atomic():
-        return [fulfillment_mark_failed(fulfillment=pk) for pk in sorted(set(fulfillment_ids))]
+        return [fulfillment_mark_failed(fulfillment=pk, reason=reason) for pk in sorted(set(fulfillment_ids))]
 
 
 @dataclass(frozen=True)

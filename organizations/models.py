@@ -3,8 +3,10 @@ import hmac
 import secrets
 import zoneinfo
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.db.models import Q
 from django.utils import timezone
 
 
@@ -93,3 +95,48 @@ class ApiKey(models.Model):
     def revoke(self) -> None:
         if self.revoked_at is None:
             self.revoked_at = timezone.now()
+
+
+class Role(models.TextChoices):
+    """What a staff member may do in an organization; each role may do everything the ones before it may.
+
+    - ``viewer`` reads;
+    - ``operator`` also moves the money: approves, rejects, cancels, fulfils, pays, adjusts and corrects;
+    - ``admin`` also configures: distributors, API keys, revenue entries, collaborators and members.
+    """
+
+    VIEWER = "viewer", "viewer"
+    OPERATOR = "operator", "operator"
+    ADMIN = "admin", "admin"
+
+    @classmethod
+    def rank(cls, role: str | None) -> int:
+        """0 for no role (``None``), then 1, 2, 3 in the order above."""
+        return 0 if role is None else [member.value for member in cls].index(role) + 1
+
+    @classmethod
+    def covers(cls, held: str | None, required: str | None) -> bool:
+        """Whether holding ``held`` is enough for ``required`` (``None`` required: superusers only)."""
+        return required is not None and held is not None and cls.rank(held) >= cls.rank(required)
+
+
+class Membership(models.Model):
+    """A staff user's role in one organization. A staff user sees and moves only the rows of the organizations
+    they are a member of (superusers: every organization); see ``organizations.admin.TenantAdminMixin``."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.VIEWER)
+    created_at = models.DateTimeField(auto_now_add=True)
+    modified_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["organization__name", "user__username"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "organization"], name="membership_unique_per_user_organization"),
+            models.CheckConstraint(condition=Q(role__in=Role.values), name="membership_role_valid"),
+        ]
+        indexes = [models.Index(fields=["organization", "role"], name="membership_org_role_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.role} of {self.organization})"

@@ -1,3 +1,8 @@
+from collections.abc import Iterable
+
+from django.db import transaction
+from django.utils import timezone
+
 from organizations.models import ApiKey, ApiKeyScope, Organization
 
 
@@ -8,3 +13,18 @@ def api_key_create(*, organization: Organization, name: str, scopes: list[str] |
     api_key.full_clean()
     api_key.save()
     return api_key, secret
+
+
+def api_keys_revoke(*, api_key_ids: Iterable[int], reason: str = "") -> list[ApiKey]:
+    """Revoke the given keys that are still active (revocation is one-way); return the keys revoked.
+
+    ``reason`` is accepted for the audit trail to come; nothing stores it yet."""
+    with transaction.atomic():
+        keys = list(
+            ApiKey.objects.select_for_update().filter(pk__in=set(api_key_ids), revoked_at__isnull=True).order_by("pk")
+        )
+        now = timezone.now()
+        ApiKey.objects.filter(pk__in=[key.pk for key in keys]).update(revoked_at=now)
+        for key in keys:
+            key.revoked_at = now
+    return keys

@@ -3,6 +3,7 @@
 from datetime import UTC, datetime
 
 import factory
+from django.contrib.auth.models import User
 from factory.django import DjangoModelFactory
 
 from collaborators.models import Collaborator, CollaboratorAlias
@@ -10,7 +11,7 @@ from distributions.models import Allocation, Distribution, EngineRun
 from distributors.models import Distributor, MetricType, RevenueEntry
 from metrics.models import CreditRequest, CreditSource, MetricCredit
 from obligations.models import AwardType, Fulfillment, Obligation, Payout
-from organizations.models import ApiKey, Organization
+from organizations.models import ApiKey, Membership, Organization, Role
 
 EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -43,6 +44,30 @@ class ApiKeyFactory(DjangoModelFactory):
         api_key.secret = api_key.issue_secret()
         api_key.save()
         return api_key
+
+
+class StaffUserFactory(DjangoModelFactory):
+    """An active staff user (not a superuser), password ``pw``."""
+
+    class Meta:
+        model = User
+        django_get_or_create = ["username"]
+
+    username = factory.Sequence(lambda n: f"staff{n}")
+    email = factory.LazyAttribute(lambda user: f"{user.username}@example.com")
+    is_staff = True
+    password = factory.django.Password("pw")
+
+
+class MembershipFactory(DjangoModelFactory):
+    """A staff user's role in an organization (a new staff user and organization unless given)."""
+
+    class Meta:
+        model = Membership
+
+    user = factory.SubFactory(StaffUserFactory)
+    organization = factory.SubFactory(OrganizationFactory)
+    role = Role.VIEWER
 
 
 class CollaboratorFactory(DjangoModelFactory):

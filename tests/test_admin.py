@@ -22,7 +22,7 @@ from distributions.trigger import distribution_period_pool
 from distributors.models import Distributor, RevenueEntry
 from metrics.models import CreditRequest, MetricCredit
 from obligations.models import Fulfillment, Obligation, ObligationStatus, Payout
-from organizations.models import ApiKey, Organization
+from organizations.models import ApiKey, Membership, Organization
 from tests.factories import (
     EPOCH,
     AllocationFactory,
@@ -34,6 +34,7 @@ from tests.factories import (
     DistributorFactory,
     EngineRunFactory,
     FulfillmentFactory,
+    MembershipFactory,
     MetricCreditFactory,
     MetricTypeFactory,
     ObligationFactory,
@@ -61,6 +62,7 @@ def _obligation_with_payout():
 BUILDERS = {
     Organization: OrganizationFactory,
     ApiKey: ApiKeyFactory,
+    Membership: MembershipFactory,
     Collaborator: CollaboratorFactory,
     CollaboratorAlias: CollaboratorAliasFactory,
     Distributor: lambda: DistributorFactory(metric_types={"manual": 1, "sale": 10}),
@@ -97,6 +99,7 @@ def graph(db, admin_user):
     """A full graph: one (or more) rows of every registered model."""
     organization = OrganizationFactory(timezone="Europe/Paris")
     ApiKeyFactory(organization=organization)
+    MembershipFactory(organization=organization)
     ann = CollaboratorFactory(organization=organization)
     bob = CollaboratorFactory(organization=organization)
     CollaboratorAliasFactory(collaborator=ann)
@@ -267,7 +270,7 @@ def test_api_key_created_in_the_admin_shows_its_secret_once_and_stores_only_the_
     organization = OrganizationFactory()
     response = admin_client.post(
         _url(ApiKey, "add"),
-        {"organization": organization.pk, "name": "ci", "scopes": '["read", "metrics:write"]'},
+        {"organization": organization.pk, "name": "ci", "scopes": ["read", "metrics:write"]},
         follow=True,
     )
     assert response.status_code == 200
@@ -299,7 +302,7 @@ def _distributor_form(organization, **changes):
         "status": "active",
         "units": "USD",
         "pool_resolver": "fixed",
-        "pool_amount": "50000",
+        "pool_amount": "500.00",
         "pool_percent_bp": "0",
         "distribution_resolver": "performanceSharedPool",
         "tie_policy": "split",
@@ -331,8 +334,8 @@ def test_distributor_added_with_metric_types_opens_its_first_period(admin_client
     (pending,) = Distribution.objects.filter(distributor=distributor)
     assert pending.status == DistributionStatus.PENDING
     assert pending.organization == organization
-    # The admin enters times in the site's zone (UTC); the schedule runs in the organization's (Paris).
-    assert pending.period_start == datetime(2026, 1, 15, 10, tzinfo=UTC)
+    # Times are typed in the organization's zone (Paris, UTC+1 in January), like the schedule runs.
+    assert pending.period_start == datetime(2026, 1, 15, 9, tzinfo=UTC)
     assert pending.trigger_date == datetime(2026, 1, 31, 23, tzinfo=UTC)
 
 
@@ -437,9 +440,15 @@ def _obligations_of(distribution) -> list[Obligation]:
 
 
 def _run_action(client, action, obligations):
+    """The action, its confirmation answered (``post``, with a reason: rejecting and cancelling ask why)."""
     return client.post(
         _url(Obligation, "changelist"),
-        {"action": action, "_selected_action": [obligation.pk for obligation in obligations]},
+        {
+            "action": action,
+            "_selected_action": [obligation.pk for obligation in obligations],
+            "post": "yes",
+            "reason": "test",
+        },
         follow=True,
     )
 
@@ -594,7 +603,9 @@ def test_distributors_are_deleted_softly_only(admin_client, admin_user):
     assert not admin.site._registry[Distributor].has_delete_permission(_request(admin_user), distributor)
     assert admin_client.get(_url(Distributor, "delete", distributor.pk)).status_code == 403
     response = admin_client.post(
-        _url(Distributor, "changelist"), {"action": "soft_delete", "_selected_action": [distributor.pk]}, follow=True
+        _url(Distributor, "changelist"),
+        {"action": "soft_delete", "_selected_action": [distributor.pk], "post": "yes", "reason": "retired"},
+        follow=True,
     )
     assert (messages.INFO, "1 distributor(s) now deleted.") in _messages(response)
     assert Distribution.objects.get(distributor=distributor).status == DistributionStatus.CANCELLED
@@ -604,6 +615,32 @@ def test_a_revoked_api_key_cannot_be_brought_back_by_editing_it(admin_client):
     key = ApiKeyFactory(revoked_at=datetime.now(UTC))
     admin_client.post(
         reverse("admin:organizations_apikey_change", args=[key.pk]),
-        {"name": key.name, "scopes": '["read"]', "revoked_at_0": "", "revoked_at_1": ""},
+        {"name": key.name, "scopes": ["read"], "revoked_at_0": "", "revoked_at_1": ""},
     )
     assert ApiKey.objects.get(pk=key.pk).revoked_at is not None
+
+
+# --- amounts with their units, times with their zone, on every page -------------------------------------------
+
+# An amount shown as stored ("1500 USD", "10000 points"), or a time as Django shows one by default ("Jan. 1, 2026,
+# midnight": no zone); Django's own auth admin (users, groups) is left as Django makes it.
+BARE_AMOUNT = re.compile(r"(?<![\d,.])(\d+ (USD|JPY|KWD)|\d{4,} points?)\b")
+ZONELESS_TIME = re.compile(r"\b(a\.m\.|p\.m\.|midnight|noon)(?![\w-])")
+OURS = [model for model in REGISTERED if model._meta.app_label not in {"auth"}]
+
+
+def _visible_text(response) -> str:
+    html = re.sub(r"<(script|style)\b.*?</\1>", " ", response.content.decode(), flags=re.S)
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
+
+
+@pytest.mark.parametrize("model", OURS, ids=lambda model: model._meta.label)
+def test_pages_show_amounts_with_units_and_times_with_zones(model, graph, admin_client):
+    obj = model._default_manager.order_by("pk").first()
+    urls = [_url(model, "changelist"), _url(model, "change", obj.pk)]
+    if model is Distribution:
+        urls.pop()  # its change page (the explanation) is built separately; its list is checked here
+    for url in urls:
+        text = _visible_text(admin_client.get(url))
+        assert not BARE_AMOUNT.search(text), f"{url}: {BARE_AMOUNT.search(text).group()!r}"
+        assert not ZONELESS_TIME.search(text), f"{url}: {ZONELESS_TIME.search(text).group()!r}"

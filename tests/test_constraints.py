@@ -23,7 +23,7 @@ from distributions.models import Allocation, Distribution, EngineRun
 from distributors.models import Distributor
 from metrics.models import CreditRequest
 from obligations.models import Fulfillment, Obligation, Payout
-from organizations.models import ApiKey, Organization
+from organizations.models import ApiKey, Membership, Organization
 from tests.factories import (
     EPOCH,
     AllocationFactory,
@@ -35,6 +35,7 @@ from tests.factories import (
     DistributorFactory,
     EngineRunFactory,
     FulfillmentFactory,
+    MembershipFactory,
     MetricCreditFactory,
     MetricTypeFactory,
     ObligationFactory,
@@ -246,6 +247,20 @@ def test_api_key_prefix_unique():
         ApiKey.objects.create(organization=key.organization, name="copy", prefix=key.prefix, key_hash="0" * 64)
 
 
+def test_one_membership_per_user_and_organization():
+    membership = MembershipFactory()
+    with violates("membership_unique_per_user_organization"):
+        Membership.objects.create(user=membership.user, organization=membership.organization, role="admin")
+
+
+def test_membership_role_from_its_list():
+    membership = MembershipFactory()
+    with violates("membership_role_valid"):
+        Membership.objects.filter(pk=membership.pk).update(role="owner")
+    membership.refresh_from_db()
+    assert membership.role == "viewer"
+
+
 # --- Distribution ------------------------------------------------------------------------------------
 
 
@@ -333,6 +348,14 @@ def test_distribution_pool_accounted():
     for part in parts:  # every part counts: leaving one out unbalances the pool
         with violates("distribution_pool_accounted"):
             DistributionFactory(status="complete", pool=sum(amounts.values()) - amounts[part], **amounts)
+
+
+def test_distribution_pool_derivation():
+    # The recorded period pool plus what rolled over is the pool; a period without a recorded one is free.
+    DistributionFactory(status="complete", pool=1000, value=1000, rolled_over=0, period_pool=None)
+    DistributionFactory(status="complete", pool=1000, value=1000, rolled_over=250, period_pool=750)
+    with violates("distribution_pool_derivation"):
+        DistributionFactory(status="complete", pool=1000, value=1000, rolled_over=250, period_pool=1000)
 
 
 # --- Allocation --------------------------------------------------------------------------------------

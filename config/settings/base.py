@@ -46,6 +46,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "api.middleware.HeadWithoutBody",  # outermost: runs last on the way out
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -53,6 +54,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "api.middleware.ApiDatabaseUnavailable",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -114,21 +116,39 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["api.permissions.HasApiKeyScope"],
     "DEFAULT_THROTTLE_CLASSES": ["api.throttling.ApiKeyRateThrottle"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["api.parsers.LimitedJSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "api.errors.exception_handler",
     "UNAUTHENTICATED_USER": None,
 }
+# Request bodies above this size are refused (a JSON 400 on /api/ paths): credit bodies are small.
+DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("DATA_UPLOAD_MAX_MEMORY_SIZE", str(1024 * 1024)))
 # Requests per API key (DRF rate syntax: "1200/min", "50/s"); "off" disables throttling.
 API_THROTTLE_RATE = os.environ.get("API_THROTTLE_RATE", "1200/min")
 
-# Throttle counts live here. The default is per process: set a shared cache (Redis, Memcached) in
-# production to enforce API_THROTTLE_RATE across workers.
+# Failed authentications allowed per client address ("off" disables).
+API_AUTH_FAILURE_RATE = os.environ.get("API_AUTH_FAILURE_RATE", "30/min")
+
+
+def throttle_cache(choice: str) -> dict:
+    """The ``throttle`` cache for ``THROTTLE_CACHE`` ``locmem`` (per process) or a ``redis://`` URL (Django's
+    Redis backend; needs the ``redis`` package). ``db`` (the default) needs no cache: the counts go to the
+    database table ``api_throttle_count`` (``api.throttling.DatabaseStore``), shared by every worker."""
+    if choice.startswith(("redis://", "rediss://")):
+        return {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": choice}
+    if choice in ("locmem", "db"):
+        return {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "api-throttle"}
+    raise ValueError(f"THROTTLE_CACHE must be db, locmem or a redis:// URL, got {choice!r}.")
+
+
+THROTTLE_CACHE = os.environ.get("THROTTLE_CACHE", "db").strip()
+THROTTLE_STORE = "db" if THROTTLE_CACHE == "db" else "cache"
 CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
         "LOCATION": "distribution-engine",
-    }
+    },
+    "throttle": throttle_cache(THROTTLE_CACHE),
 }
 
 _DOCS_ASSETS = "/api/v1/docs/assets"

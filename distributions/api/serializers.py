@@ -14,17 +14,27 @@ Extended (``?fields=`` or ``?include=extended``):
 - ``triggeredAt``: when the engine triggered it (``null`` while pending or cancelled).
 - ``allocationCount``: number of allocations (a counting subquery, only when asked).
 - ``allocations``: the allocations, ordered by rank then id (one query for the whole page, only when asked).
+  Each carries its calculation ``trace`` (``null`` for periods triggered before traces were recorded): the
+  exact share ``pool × shareNumerator / shareDenominator`` (as ``floorValue + remainder / shareDenominator``
+  and as the decimal ``exactValue``), whether it got a rounding unit and what decided it (``tieBreak``). The
+  trace rides on the same query (a join on the distribution), so it costs nothing extra and is always there
+  inside ``allocations``: ask for it with ``?fields=allocations`` or ``?include=extended``.
+
+``/distributions/{id}/standings`` (``STANDING_FIELDS``) lists who would get what if the open period were
+triggered now, with the same ``trace`` (see ``distributions.standings``).
 """
 
 import functools
 from collections import defaultdict
+from decimal import ROUND_FLOOR, Decimal
 
 from django.db.models import Count, IntegerField, OuterRef, Subquery
 from django.db.models.functions import Coalesce
 from rest_framework import serializers
 
 from api.fields import FieldSet, annotated, batched, column
-from distributions.models import Allocation, Distribution, DistributionStatus
+from distributions.explain import TIE_BREAK_NAMES, exact_share, share_percent
+from distributions.models import Allocation, Distribution, DistributionStatus, TieBreak
 from distributors.api.serializers import DISTRIBUTOR_FIELDS
 from obligations.models import ObligationStatus
 
@@ -35,6 +45,65 @@ STATUS_DESCRIPTIONS = {
     "(or the period paid nothing).",
     DistributionStatus.CANCELLED: "The open period was cancelled because its distributor was deleted.",
 }
+
+
+TIE_BREAK_DESCRIPTIONS = "; ".join(f"`{TIE_BREAK_NAMES[value]}`: {label}" for value, label in TieBreak.choices)
+EXACT_VALUE_PLACES = 6
+
+
+class TraceSerializer(serializers.Serializer):
+    """How a share was computed (recorded at the trigger; computed now for standings)."""
+
+    shareNumerator = serializers.IntegerField(
+        allow_null=True, help_text="exact share = pool × shareNumerator / shareDenominator (null: not recorded)."
+    )
+    shareDenominator = serializers.IntegerField(
+        allow_null=True, help_text="The split's common denominator (e.g. the total score)."
+    )
+    exactValue = serializers.CharField(
+        allow_null=True,
+        help_text=f"The exact share in the smallest unit, as a decimal rounded down to {EXACT_VALUE_PLACES} places.",
+    )
+    floorValue = serializers.IntegerField(allow_null=True, help_text="The exact share rounded down.")
+    remainder = serializers.IntegerField(
+        allow_null=True, help_text="exact share = floorValue + remainder / shareDenominator."
+    )
+    roundingUnit = serializers.BooleanField(
+        help_text="Whether it got one of the units left over by rounding down (value = floorValue + 1)."
+    )
+    tieBreak = serializers.ChoiceField(
+        choices=list(TIE_BREAK_NAMES.values()),
+        help_text=f"What decided the rounding unit. {TIE_BREAK_DESCRIPTIONS}.",
+    )
+
+    class Meta:
+        ref_name = "ShareTrace"
+
+
+def trace_json(pool, numerator, denominator, rounding_unit, tie_break) -> dict | None:
+    """The API's ``trace`` of one share; None when the trigger recorded none."""
+    if rounding_unit is None or tie_break is None:
+        return None
+    parts = exact_share(pool, numerator, denominator)
+    floor, remainder = parts if parts is not None else (None, None)
+    exact = None
+    if parts is not None:
+        exact = str(
+            (Decimal(pool * numerator) / Decimal(denominator)).quantize(
+                Decimal(1).scaleb(-EXACT_VALUE_PLACES), rounding=ROUND_FLOOR
+            )
+            if remainder
+            else Decimal(floor)
+        )
+    return {
+        "shareNumerator": numerator if parts is not None else None,
+        "shareDenominator": denominator if parts is not None else None,
+        "exactValue": exact,
+        "floorValue": floor,
+        "remainder": remainder,
+        "roundingUnit": bool(rounding_unit),
+        "tieBreak": TIE_BREAK_NAMES.get(tie_break, str(tie_break)),
+    }
 
 
 class AllocationSerializer(serializers.Serializer):
@@ -50,6 +119,9 @@ class AllocationSerializer(serializers.Serializer):
     value = serializers.IntegerField(help_text="Share, in the smallest unit of the distributor's units.")
     score = serializers.IntegerField(help_text="The collaborator's score in the period the share is based on.")
     rank = serializers.IntegerField(help_text="1 for the highest score.")
+    trace = TraceSerializer(
+        allow_null=True, help_text="How the share was computed; null for periods triggered before it was recorded."
+    )
 
     class Meta:
         ref_name = "Allocation"
@@ -67,18 +139,57 @@ ALLOCATION_COLUMNS = (
     "rank",
 )
 ALLOCATION_KEYS = ("id", "distributionId", "obligationId", "collaboratorId", "status", "value", "score", "rank")
+# The trace: the allocation's columns and, joined, its distribution's pool and denominator.
+TRACE_COLUMNS = (
+    "distribution__pool",
+    "share_numerator",
+    "distribution__share_denominator",
+    "rounding_unit",
+    "tie_break",
+)
 
 
 def load_allocations(ids, context) -> dict[int, list[dict]]:
     rows = (
         Allocation.objects.filter(organization_id=context.organization_id, distribution_id__in=ids)
         .order_by("distribution_id", "rank", "id")
-        .values_list(*ALLOCATION_COLUMNS)
+        .values_list(*ALLOCATION_COLUMNS, *TRACE_COLUMNS)
     )
+    width = len(ALLOCATION_KEYS)
     result: dict[int, list[dict]] = defaultdict(list)
     for row in rows:
-        result[row[1]].append(dict(zip(ALLOCATION_KEYS, row, strict=True)))
+        allocation = dict(zip(ALLOCATION_KEYS, row[:width], strict=True))
+        allocation["trace"] = trace_json(*row[width:])
+        result[row[1]].append(allocation)
     return result
+
+
+class StandingSerializer(serializers.Serializer):
+    """One line of a distribution's standings: a share a trigger would write now (or wrote)."""
+
+    rank = serializers.IntegerField(help_text="Competition rank by score (1, 1, 3, …).")
+    collaboratorId = serializers.IntegerField()
+    collaboratorName = serializers.CharField()
+    score = serializers.IntegerField(help_text="Score in the period so far (the trigger's score once triggered).")
+    value = serializers.IntegerField(help_text="Share, in the smallest unit of the distributor's units.")
+    sharePercent = serializers.FloatField(allow_null=True, help_text="value as a percentage of the pool (4 places).")
+    trace = TraceSerializer(allow_null=True, help_text="How the share is computed; null when not recorded.")
+
+    class Meta:
+        ref_name = "Standing"
+
+
+def standing_json(row, *, pool, denominator) -> dict:
+    percent = share_percent(row.value, pool)
+    return {
+        "rank": row.rank,
+        "collaboratorId": row.collaborator_id,
+        "collaboratorName": row.collaborator_name,
+        "score": row.score,
+        "value": row.value,
+        "sharePercent": float(percent) if percent is not None else None,
+        "trace": trace_json(pool, row.share_numerator, denominator, row.rounding_unit, row.tie_break),
+    }
 
 
 @functools.cache  # built once; annotate() resolves a copy on every use

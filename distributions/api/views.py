@@ -1,11 +1,39 @@
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound
+from rest_framework.response import Response
 
-from api.viewsets import StatusTypeSerializer, TenantReadOnlyViewSet, status_types_response
+from api.errors import Conflict
+from api.schema import error_responses
+from api.viewsets import EXPOSED_HEADERS, StatusTypeSerializer, TenantReadOnlyViewSet, status_types_response
+from clock import iso_utc
 from distributions.api.filters import DistributionFilterSet
-from distributions.api.serializers import DISTRIBUTION_FIELDS, DISTRIBUTOR_WITH_PERIOD_FIELDS, STATUS_DESCRIPTIONS
+from distributions.api.serializers import (
+    DISTRIBUTION_FIELDS,
+    DISTRIBUTOR_WITH_PERIOD_FIELDS,
+    STATUS_DESCRIPTIONS,
+    StandingSerializer,
+    standing_json,
+)
 from distributions.models import Distribution, DistributionStatus
+from distributions.standings import STANDINGS_CACHE_SECONDS, StandingsUnavailable, distribution_standings
 from distributors.api import views as distributor_views
+
+STANDINGS_HEADERS = ("X-Standings-Pool", "X-Standings-As-Of")
+STANDINGS_DESCRIPTION = f"""Who would get what if this distribution were triggered now.
+
+- **pending** (the open period): computed by the very plan the trigger writes (`distribution_plan`), as of
+  `X-Standings-As-Of`: the collaborators who would earn, by rank then tie-break order (higher score, earlier
+  first credit, lower id), with their projected `value`, `sharePercent` of the projected pool
+  (`X-Standings-Pool`, rollover included) and `trace`. Cached for up to {STANDINGS_CACHE_SECONDS} s, and
+  recomputed as soon as a credit (or a revenue entry, or the distributor's rules) changes the period.
+- **processing / complete**: the final standings, i.e. its stored allocations in the same shape (`trace` null
+  when the trigger did not record one); `X-Standings-As-Of` is when it was triggered.
+- **cancelled**: a 409; a cancelled period has no standings. So is an open period whose distributor's rules
+  cannot be applied (the trigger would fail the same way, and the engine run records it).
+
+Paged like every list (`number`, `offset`, `X-Total-Count`, `Link`)."""
 
 
 class DistributionViewSet(TenantReadOnlyViewSet):
@@ -38,6 +66,73 @@ class DistributionViewSet(TenantReadOnlyViewSet):
     def status_types(self, request):
         """Every distribution status with its label and meaning."""
         return status_types_response(DistributionStatus.choices, STATUS_DESCRIPTIONS)
+
+    # Only the paging parameters (``api.viewsets``: anything else is a 400 naming them).
+    action_query_params = {
+        **getattr(TenantReadOnlyViewSet, "action_query_params", {}),
+        "standings": {"number", "offset"},
+    }
+
+    @extend_schema(
+        summary="Standings of a distribution",
+        description=STANDINGS_DESCRIPTION,
+        responses={200: StandingSerializer(many=True), **error_responses(400, 404, 409)},
+        parameters=[
+            OpenApiParameter(
+                "X-Total-Count",
+                OpenApiTypes.INT,
+                location=OpenApiParameter.HEADER,
+                response=[200],
+                description="Number of standings rows, regardless of the page.",
+            ),
+            OpenApiParameter(
+                "Link",
+                OpenApiTypes.STR,
+                location=OpenApiParameter.HEADER,
+                response=[200],
+                description='RFC 8288 links to the neighbouring pages: `<url>; rel="next"`, `<url>; rel="prev"`.',
+            ),
+            OpenApiParameter(
+                "X-Standings-Pool",
+                OpenApiTypes.INT,
+                location=OpenApiParameter.HEADER,
+                response=[200],
+                description="The pool being split (projected while pending), rollover included, smallest unit.",
+            ),
+            OpenApiParameter(
+                "X-Standings-As-Of",
+                OpenApiTypes.DATETIME,
+                location=OpenApiParameter.HEADER,
+                response=[200],
+                description="When the standings were computed (pending) or the distribution was triggered.",
+            ),
+        ],
+    )
+    @action(detail=True, url_path="standings", filter_backends=[])
+    def standings(self, request, pk=None):
+        page = self.paginator.parse(request)
+        distribution = self.get_queryset().select_related("distributor__organization").filter(pk=pk).first()
+        if distribution is None:
+            raise NotFound(f"Distribution {pk} not found.")
+        try:
+            standings = distribution_standings(distribution, offset=page.offset, limit=page.number)
+        except StandingsUnavailable as exc:
+            raise Conflict(str(exc)) from None
+        rows = [
+            standing_json(row, pool=standings.pool, denominator=standings.share_denominator) for row in standings.rows
+        ]
+        headers = self.paginator.headers(request, page, standings.total)
+        if standings.pool is not None:
+            headers["X-Standings-Pool"] = str(standings.pool)
+        if standings.as_of is not None:
+            headers["X-Standings-As-Of"] = iso_utc(standings.as_of)
+        return Response(rows, headers=headers)
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        if getattr(self, "action", None) == "standings":
+            response["Access-Control-Expose-Headers"] = ", ".join((EXPOSED_HEADERS, *STANDINGS_HEADERS))
+        return response
 
 
 class DistributorViewSet(distributor_views.DistributorViewSet):

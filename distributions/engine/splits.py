@@ -48,6 +48,18 @@ Specification
   non-zero scorers (1, 1, 3, ...), whether or not they earned. ``unallocated = pool - sum(values)``,
   which is 0 for every resolver except ``topN`` with unfilled places (and except ``pool`` itself when
   there are no non-zero scorers).
+* Trace (how each value came about; stored with every allocation, see ``distributions.trigger``): every
+  share carries its ``numerator``, so that its exact share is ``pool * numerator / result.denominator``
+  (the common denominator above; the value is its floor, plus one when ``rounding_unit``), and
+  ``tie_break``, the rule that decided whether it got a rounding unit (:data:`TIE_BREAKS`):
+  ``TIE_BREAK_NONE`` its exact share was whole, nothing to round; ``TIE_BREAK_REMAINDER`` its remainder
+  was among (or below) the ``leftover`` largest; when the last unit fell inside a group of equal
+  remainders, each member of that group got (or missed) its unit because it comes before (or after) the
+  other side in tie-break order, and the first key that tells it from its nearest rival on the other side
+  decided: ``TIE_BREAK_SCORE`` (higher score), ``TIE_BREAK_FIRST_CREDIT`` (earlier first credit),
+  ``TIE_BREAK_COLLABORATOR_ID`` (lower id), ``TIE_BREAK_UNFILLED`` (a collaborator before ``topN``'s
+  unfilled places). ``result.scorers`` counts the non-zero scorers, earning or not. The shares' equality
+  ignores the trace (``compare=False``): two splits are equal when their values are.
 * Errors: unknown resolver or tie policy, negative pool, negative score, duplicate collaborator id,
   naive ``first_credit_at`` on a non-zero scorer, and (for ``topN`` only) invalid weights raise
   ``ValueError``. A non-``int`` pool, score or collaborator id (``bool`` and ``float`` included) raises
@@ -63,7 +75,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from itertools import compress
 from operator import attrgetter
@@ -83,8 +95,25 @@ WEIGHTS_TOTAL = 100  # topN weights are whole percentages
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
+# Why a share got, or did not get, a rounding unit (``Share.tie_break``; stored as a small integer).
+TIE_BREAK_NONE = 0  # exact share whole: nothing to round
+TIE_BREAK_REMAINDER = 1  # the remainder's size decided
+TIE_BREAK_SCORE = 2  # equal remainders: the higher score
+TIE_BREAK_FIRST_CREDIT = 3  # equal remainders and scores: the earlier first credit
+TIE_BREAK_COLLABORATOR_ID = 4  # equal remainders, scores and first credits: the lower collaborator id
+TIE_BREAK_UNFILLED = 5  # equal remainders with topN's unfilled places: collaborators come first
+TIE_BREAKS = (
+    TIE_BREAK_NONE,
+    TIE_BREAK_REMAINDER,
+    TIE_BREAK_SCORE,
+    TIE_BREAK_FIRST_CREDIT,
+    TIE_BREAK_COLLABORATOR_ID,
+    TIE_BREAK_UNFILLED,
+)
+
 __all__ = [
     "RESOLVERS",
+    "TIE_BREAKS",
     "TIE_POLICIES",
     "ScoredCollaborator",
     "Share",
@@ -107,12 +136,19 @@ class Share:
     score: int
     value: int  # > 0 always; collaborators whose share is 0 are not listed
     rank: int  # competition ranking by score among non-zero scorers: 1, 1, 3, ...
+    # The trace (not compared): exact share = pool * numerator / SplitResult.denominator; value is its floor,
+    # plus one when rounding_unit; tie_break (TIE_BREAKS) says what decided that unit.
+    numerator: int = field(default=0, compare=False)
+    rounding_unit: bool = field(default=False, compare=False)
+    tie_break: int = field(default=TIE_BREAK_NONE, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
 class SplitResult:
     shares: list[Share]  # ordered by rank then tie-break order
     unallocated: int  # pool - sum(share.value); >= 0
+    denominator: int = field(default=0, compare=False)  # common denominator of the shares' numerators (0: none)
+    scorers: int = field(default=0, compare=False)  # non-zero scorers, earning or not
 
 
 def tie_break_key(item: ScoredCollaborator) -> tuple[int, timedelta, int]:
@@ -152,7 +188,7 @@ def split_pool(
 
     scorers = _nonzero_scorers_in_tie_break_order(scored)
     if pool == 0 or not scorers:
-        return SplitResult(shares=[], unallocated=pool)
+        return SplitResult(shares=[], unallocated=pool, scorers=len(scorers))
 
     # numerators[i] / denominator is scorer i's fraction of the pool (numerators aligned with `scorers`);
     # for topN one extra trailing numerator is the unfilled places' pseudo-recipient. sum == denominator.
@@ -167,10 +203,10 @@ def split_pool(
     else:
         numerators, denominator = _top_n_numerators(scorers, place_weights, tie_policy)
 
-    values = _largest_remainder(pool, numerators, denominator)
-    shares = _ranked_shares(scorers, values)
+    values, units, tie_breaks = _largest_remainder(pool, numerators, denominator, scorers)
+    shares = _ranked_shares(scorers, values, numerators, units, tie_breaks)
     unallocated = pool - sum(share.value for share in shares)
-    return SplitResult(shares=shares, unallocated=unallocated)
+    return SplitResult(shares=shares, unallocated=unallocated, denominator=denominator, scorers=len(scorers))
 
 
 # --------------------------------------------------------------------------- validation
@@ -294,11 +330,16 @@ def _top_n_numerators(
 # --------------------------------------------------------------------------- rounding & ranking
 
 
-def _largest_remainder(pool: int, numerators: list[int], denominator: int) -> list[int]:
+def _largest_remainder(
+    pool: int, numerators: list[int], denominator: int, scorers: list[ScoredCollaborator]
+) -> tuple[list[int], list[bool], list[int]]:
     """Round ``pool * numerators[i] / denominator`` to integers summing exactly to ``pool``.
 
     Requires ``sum(numerators) == denominator``. Index order is the tie-break order for equal
-    remainders. All remainders share the denominator, so they compare as plain integers.
+    remainders (``scorers`` in that order, then at most one trailing pseudo-recipient: topN's unfilled
+    places). All remainders share the denominator, so they compare as plain integers.
+
+    Returns ``(values, rounding_units, tie_breaks)``, aligned with ``numerators``.
     """
     if sum(numerators) != denominator or denominator <= 0:
         raise AssertionError("numerators must sum to a positive denominator")
@@ -309,19 +350,58 @@ def _largest_remainder(pool: int, numerators: list[int], denominator: int) -> li
         values.append(quotient)
         remainders.append(remainder)
     leftover = pool - sum(values)  # == sum(remainders) / denominator < len(numerators)
-    if leftover:
-        # sorted() is stable even with reverse=True, so equal remainders keep index (tie-break) order.
-        by_remainder = sorted(range(len(numerators)), key=remainders.__getitem__, reverse=True)
-        for index in by_remainder[:leftover]:
-            values[index] += 1
-    return values
+    if not leftover:  # every remainder is 0: nothing to round
+        return values, [False] * len(numerators), [TIE_BREAK_NONE] * len(numerators)
+    # sorted() is stable even with reverse=True, so equal remainders keep index (tie-break) order.
+    by_remainder = sorted(range(len(numerators)), key=remainders.__getitem__, reverse=True)
+    units = [False] * len(numerators)
+    for index in by_remainder[:leftover]:
+        values[index] += 1
+        units[index] = True
+    # Leftover < number of non-zero remainders, so the unit handed out last went to a positive remainder
+    # and some index after it in by_remainder did not get one.
+    cutoff = remainders[by_remainder[leftover - 1]]
+    tie_breaks = [TIE_BREAK_REMAINDER if remainder else TIE_BREAK_NONE for remainder in remainders]
+    if remainders[by_remainder[leftover]] == cutoff:
+        # The last unit fell inside a group of equal remainders: tie-break order split it. The group is
+        # contiguous in by_remainder (and in index order within it).
+        first = leftover - 1
+        while first > 0 and remainders[by_remainder[first - 1]] == cutoff:
+            first -= 1
+        last = leftover
+        while last + 1 < len(by_remainder) and remainders[by_remainder[last + 1]] == cutoff:
+            last += 1
+        last_winner, first_loser = by_remainder[leftover - 1], by_remainder[leftover]
+        for index in by_remainder[first:leftover]:
+            tie_breaks[index] = _deciding_key(scorers, index, first_loser)
+        for index in by_remainder[leftover : last + 1]:
+            tie_breaks[index] = _deciding_key(scorers, last_winner, index)
+    return values, units, tie_breaks
 
 
-def _ranked_shares(scorers: list[ScoredCollaborator], values: list[int]) -> list[Share]:
+def _deciding_key(scorers: list[ScoredCollaborator], before: int, after: int) -> int:
+    """The first tie-break key that puts index ``before`` ahead of index ``after`` (``before < after``)."""
+    if after >= len(scorers):
+        return TIE_BREAK_UNFILLED
+    ahead, behind = scorers[before], scorers[after]
+    if ahead.score != behind.score:
+        return TIE_BREAK_SCORE
+    if ahead.first_credit_at - _EPOCH != behind.first_credit_at - _EPOCH:
+        return TIE_BREAK_FIRST_CREDIT
+    return TIE_BREAK_COLLABORATOR_ID
+
+
+def _ranked_shares(
+    scorers: list[ScoredCollaborator],
+    values: list[int],
+    numerators: list[int],
+    units: list[bool],
+    tie_breaks: list[int],
+) -> list[Share]:
     """Shares (value > 0 only) in tie-break order, with the competition rank among all ``scorers``.
 
-    ``values`` is aligned with ``scorers``; any extra trailing value (topN's unfilled pseudo-recipient)
-    is ignored.
+    ``values``, ``numerators``, ``units`` and ``tie_breaks`` are aligned with ``scorers``; any extra trailing
+    entry (topN's unfilled pseudo-recipient) is ignored.
     """
     shares: list[Share] = []
     previous_score = None
@@ -331,7 +411,10 @@ def _ranked_shares(scorers: list[ScoredCollaborator], values: list[int]) -> list
         if score != previous_score:
             rank = position
             previous_score = score
-        value = values[position - 1]
+        index = position - 1
+        value = values[index]
         if value > 0:
-            shares.append(Share(s.collaborator_id, score, value, rank))
+            shares.append(
+                Share(s.collaborator_id, score, value, rank, numerators[index], units[index], tie_breaks[index])
+            )
     return shares

@@ -17,6 +17,10 @@ class DistributorFilterSet(ApiFilterSet):
         help_text="Repeat for several statuses. Without it, deleted distributors are left out.",
     )
     s = CharFilter(method="search", max_length=200, help_text="Case-insensitive search in name and description.")
+    # OpenAPI: what the form field enforces (at most 200 characters; a NUL is refused).
+    s._spectacular_annotation = {
+        "field": {"type": "string", "maxLength": 200, "pattern": "^[^\\x00]*$", "description": s.extra["help_text"]}
+    }
 
     class Meta:
         model = Distributor

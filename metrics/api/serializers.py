@@ -1,10 +1,12 @@
 """What ``POST /distributors/credit-metric`` takes and answers (camelCase exists only here)."""
 
+from drf_spectacular.extensions import OpenApiSerializerExtension
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from api.filters import REF_PATTERN, collaborator_ref_of
 from clock import iso_utc
-from collaborators.refs import MAX_ID, REF_PATTERN, CollaboratorRef, parse_collaborator_ref
+from collaborators.refs import MAX_ID, MAX_REF_LENGTH, CollaboratorRef
 from metrics.models import MAX_CREDIT_QUANTITY
 from metrics.services import CreditOutcome
 
@@ -30,8 +32,12 @@ class StrictIntegerField(serializers.IntegerField):
 
 @extend_schema_field(
     {
-        "oneOf": [{"type": "integer", "minimum": 1}, {"type": "string", "pattern": REF_PATTERN}],
-        "description": 'A collaborator id (42 or "42") or an alias `type:code` (e.g. `tracking:REF123`).',
+        "oneOf": [
+            {"type": "integer", "format": "int64", "minimum": 1, "maximum": MAX_ID},
+            {"type": "string", "maxLength": MAX_REF_LENGTH, "pattern": REF_PATTERN},
+        ],
+        "description": 'A collaborator id (42 or "42") or an alias `type:code` (e.g. `tracking:REF123`; no '
+        "control characters). An id or alias no collaborator of the organization has is a 404.",
     }
 )
 class CollaboratorRefField(serializers.Field):
@@ -40,7 +46,10 @@ class CollaboratorRefField(serializers.Field):
     default_error_messages = {"invalid": "Enter a collaborator id or an alias 'type:code'."}
 
     def to_internal_value(self, data) -> CollaboratorRef:
-        ref = parse_collaborator_ref(data)
+        if isinstance(data, int) and not isinstance(data, bool):
+            ref = CollaboratorRef(id=data) if 1 <= data <= MAX_ID else None
+        else:
+            ref = collaborator_ref_of(data) if isinstance(data, str) and len(data) <= MAX_REF_LENGTH else None
         if ref is None:
             self.fail("invalid")
         return ref
@@ -85,6 +94,15 @@ class CreditMetricSerializer(serializers.Serializer):
 
     class Meta:
         ref_name = "CreditMetricRequest"
+
+
+class CreditMetricSchema(OpenApiSerializerExtension):
+    """OpenAPI: the body is closed (``additionalProperties: false``), as ``to_internal_value`` enforces."""
+
+    target_class = CreditMetricSerializer
+
+    def map_serializer(self, auto_schema, direction):
+        return {**auto_schema._map_basic_serializer(self.target, direction), "additionalProperties": False}
 
 
 class CreditSerializer(serializers.Serializer):

@@ -59,7 +59,12 @@ class CreditMetricView(TenantAPIView):
         parameters=[
             OpenApiParameter(
                 "Idempotency-Key",
-                str,
+                {
+                    "type": "string",
+                    "minLength": 1,
+                    "maxLength": IDEMPOTENCY_KEY_MAX_LENGTH,
+                    "pattern": rf"^[\x21-\x7e]([\x20-\x7e]{{0,{IDEMPOTENCY_KEY_MAX_LENGTH - 2}}}[\x21-\x7e])?$",
+                },
                 location=OpenApiParameter.HEADER,
                 description="Any unique string (1-200 characters), e.g. a UUID. A retry with the same key and body "
                 "credits nothing more and answers the first response again; the same key with another body is a 409.",

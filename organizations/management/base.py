@@ -18,7 +18,8 @@
   (``CommandError: ...``, exit status 1), never a traceback (unless ``--traceback``); a message that spans
   lines is joined into one. ``exit_failed(summary)`` ends a command that partly failed (its summary line
   becomes that one stderr line, exit status 1). Malformed command lines (an unknown option, a missing
-  required one) stay argparse's: usage on stderr, exit status 2.
+  required one) stay argparse's: usage on stderr, exit status 2. A database that is down or unreachable is
+  one line too ("The database is unavailable (...)"), exit status 1.
 - ``progress()`` / ``progress_callback()``: tqdm bars on stderr, only when stderr is a terminal.
 """
 
@@ -31,6 +32,7 @@ from datetime import datetime
 from typing import Any, NoReturn, TypeVar
 
 from django.core.management.base import BaseCommand, CommandError, SystemCheckError
+from django.db import InterfaceError, OperationalError
 from django.utils import timezone
 from tqdm import tqdm
 
@@ -183,6 +185,10 @@ class OrganizationCommand(BaseCommand):
             return super().execute(*args, **self.resolve_options(options))
         except SystemCheckError:
             raise  # formats its own, several lines
+        except (OperationalError, InterfaceError) as exc:
+            # The database is down or unreachable: one readable line (exit 1), not a driver traceback.
+            detail = next((line.strip() for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
+            raise CommandError(f"The database is unavailable ({detail}); nothing was done, run again later.") from exc
         except CommandError as exc:
             message = str(exc)
             if "\n" not in message:

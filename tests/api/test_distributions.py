@@ -24,7 +24,17 @@ EXTENDED = {
     "allocationCount",
     "allocations",
 }
-ALLOCATION_KEYS = {"id", "distributionId", "obligationId", "collaboratorId", "status", "value", "score", "rank"}
+ALLOCATION_KEYS = {
+    "id",
+    "distributionId",
+    "obligationId",
+    "collaboratorId",
+    "status",
+    "value",
+    "score",
+    "rank",
+    "trace",
+}
 
 
 def at(month: int, day: int = 1) -> datetime:
@@ -117,6 +127,7 @@ def test_include_extended_returns_everything(api, world):
         "value": 200,
         "score": 2000,
         "rank": 1,
+        "trace": None,  # made by hand, like a period triggered before traces were recorded
     }
     pending = next(row for row in body if row["id"] == world["pending"].pk)
     assert pending["allocations"] == [] and pending["allocationCount"] == 0 and pending["pool"] is None
@@ -226,8 +237,9 @@ def test_filter_trigger_date_offset_with_unencoded_plus(api, world):
         "2026-02-01T25:00:00Z",
         "1",
         "\x00",
-        "9999-12-31",
-        "0001-01-01T00:00:00+05:00",
+        "",
+        " 2026-03-01",
+        "20260301",
     ],
 )
 def test_filter_bad_dates_are_400(api, world, value):
@@ -235,6 +247,14 @@ def test_filter_bad_dates_are_400(api, world, value):
         response = api.get(f"{BASE}/distributions", {name: value})
         assert response.status_code == 400, (name, value)
         assert list(response.json()["errors"]) == [name]
+
+
+@pytest.mark.parametrize("value", ["9999-12-31", "0001-01-01T00:00:00+05:00", "9999-12-31T23:00:00-05:00"])
+def test_filter_dates_past_the_representable_range_are_its_ends(api, world, value):
+    """A bound beyond what a datetime can hold in UTC is that end of the range (what the schema allows)."""
+    for name in ("triggerDateFrom", "triggerDateTo"):
+        response = api.get(f"{BASE}/distributions", {name: value})
+        assert response.status_code == 200, (name, value, response.content)
 
 
 # -- ordering ------------------------------------------------------------------------------------------------

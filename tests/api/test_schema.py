@@ -11,6 +11,7 @@ EXPECTED_OPERATIONS = {
     ("/api/v1/distributions", "get"),
     ("/api/v1/distributions/{id}", "get"),
     ("/api/v1/distributions/status-types", "get"),
+    ("/api/v1/distributions/{id}/standings", "get"),
     ("/api/v1/distributors", "get"),
     ("/api/v1/distributors/{id}", "get"),
     ("/api/v1/distributors/status-types", "get"),
@@ -85,9 +86,60 @@ def test_real_responses_match_the_documented_objects(schema, api, organization, 
 
 def test_allocation_items_are_documented(schema):
     allocation = schema["components"]["schemas"]["Allocation"]
-    assert {"id", "distributionId", "obligationId", "collaboratorId", "status", "value", "score", "rank"} == set(
-        allocation["properties"]
-    )
+    assert {
+        "id",
+        "distributionId",
+        "obligationId",
+        "collaboratorId",
+        "status",
+        "value",
+        "score",
+        "rank",
+        "trace",
+    } == set(allocation["properties"])
+    trace = schema["components"]["schemas"]["ShareTrace"]
+    assert set(trace["properties"]) == {
+        "shareNumerator",
+        "shareDenominator",
+        "exactValue",
+        "floorValue",
+        "remainder",
+        "roundingUnit",
+        "tieBreak",
+    }
+    tie_break = trace["properties"]["tieBreak"]["allOf"][0]["$ref"].rsplit("/", 1)[-1]
+    assert schema["components"]["schemas"][tie_break]["enum"] == [
+        "none",
+        "remainder",
+        "score",
+        "firstCredit",
+        "collaboratorId",
+        "unfilledPlaces",
+    ]
+
+
+def test_standings_are_documented(schema):
+    operation = schema["paths"]["/api/v1/distributions/{id}/standings"]["get"]
+    assert {p["name"] for p in operation["parameters"]} == {"id", "number", "offset"}
+    ok = operation["responses"]["200"]
+    assert {"X-Total-Count", "Link", "X-Standings-Pool", "X-Standings-As-Of"} <= set(ok["headers"])
+    listed = ok["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[-1]
+    assert schema["components"]["schemas"][listed] == {
+        "type": "array",
+        "items": {"$ref": "#/components/schemas/Standing"},
+    }
+    standing = schema["components"]["schemas"]["Standing"]
+    assert set(standing["properties"]) == {
+        "rank",
+        "collaboratorId",
+        "collaboratorName",
+        "score",
+        "value",
+        "sharePercent",
+        "trace",
+    }
+    assert {"400", "401", "403", "404", "409", "429"} <= set(operation["responses"])
+    assert "cancelled" in operation["description"] and "409" in operation["description"]
 
 
 @pytest.mark.parametrize(

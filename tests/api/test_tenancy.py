@@ -13,7 +13,7 @@ from distributions.models import Distribution
 from tests.api.helpers import BASE
 from tests.factories import AllocationFactory, ApiKeyFactory, DistributorFactory, ObligationFactory
 
-DOCUMENTATION_VIEWS = {"SpectacularAPIView", "SpectacularSwaggerView", "SpectacularRedocView"}
+DOCUMENTATION_VIEWS = {"SpectacularAPIView", "SchemaView", "SpectacularSwaggerView", "SpectacularRedocView"}
 
 
 def api_view_classes():

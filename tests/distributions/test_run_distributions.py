@@ -137,9 +137,12 @@ def test_dry_run_prints_each_distribution_its_pool_and_every_share(make_distribu
 
     lines = stdout.splitlines()
     assert lines[0].startswith(f"distribution {pending(distributor).pk} · distributor {distributor.pk}")
-    assert "pool 1000 USD (period 1000 + rolled over 0) -> value 1000, unallocated 0" in lines[1]
-    assert lines[3].split() == ["1", str(ada.pk), "3", "750"]
-    assert lines[4].split() == ["2", str(bob.pk), "1", "250"]
+    # Amounts as the admin shows them (distributors.units.format_amount): 1000 minor units are 10.00 USD.
+    assert (
+        "pool 10.00 USD (period 10.00 USD + rolled over 0.00 USD) -> value 10.00 USD, unallocated 0.00 USD" in lines[1]
+    )
+    shares = [line.split() for line in lines if line.split()[:2] in (["1", str(ada.pk)], ["2", str(bob.pk)])]
+    assert shares == [["1", str(ada.pk), "3", "7.50", "USD"], ["2", str(bob.pk), "1", "2.50", "USD"]]
     assert lines[-1].startswith("run_distributions --dry-run: would trigger 1, open 1, 0 would fail")
     assert not EngineRun.objects.exists() and triggered(distributor) == []
 
@@ -182,12 +185,22 @@ def test_json_output_shape(make_distributor, make_collaborators):
         "trigger_date": "2026-02-01T00:00:00Z",
         "rolled_over": 0,
         "period_pool": 1000,
+        "pool_derivation": {
+            "pool_resolver": "fixed",
+            "pool_percent_bp": None,
+            "revenue_entries": None,
+            "revenue_total": None,
+        },
         "pool": 1000,
         "value": 1000,
         "unallocated": 0,
         "carried_forward": 0,
         "status": "processing",
         "obligation_status": "pending",
+        "tie_policy": "split",
+        "top_n_weights": None,
+        "scorer_count": 1,
+        "share_denominator": 2,
         "next_period": {"trigger_date": "2026-03-01T00:00:00Z", "rolled_over": 0},
         "shares": [{"collaborator_id": ada.pk, "score": 2, "value": 1000, "rank": 1}],
     }

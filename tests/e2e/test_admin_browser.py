@@ -61,10 +61,12 @@ def test_staff_approve_and_pay_through_the_admin(live_server, page, staff, trigg
     page.goto(f"{live_server.url}/admin/distributions/distribution/{triggered_distribution.pk}/change/")
     allocations = page.locator(".inline-group").inner_text()
     assert "Ada Lovelace" in allocations and "Alan Turing" in allocations
-    assert "700" in allocations and "300" in allocations
+    assert "7.00 USD" in allocations and "3.00 USD" in allocations  # 700 and 300 minor units, with the units
 
     obligation = Obligation.objects.get(allocation__collaborator__full_name="Ada Lovelace")
     run_action(page, f"{live_server.url}/admin/obligations/obligation/", obligation.pk, "Approve selected obligations")
+    page.wait_for_selector("#action-reason-form")  # approving asks for an optional note first
+    page.click("#action-reason-form input[type=submit]")
     page.wait_for_selector(".messagelist")
     assert "1 obligation(s) now approved" in page.locator(".messagelist").inner_text()
     obligation.refresh_from_db()

@@ -42,7 +42,9 @@ def test_staff_credit_through_the_service_once_even_when_the_form_is_submitted_t
     }
     response = admin_client.post(CREDIT_URL, data, follow=True)
     assert response.redirect_chain[-1][0] == reverse("admin:metrics_metriccredit_changelist")
-    assert "Credited 2 × sale to Ada Lovelace" in response.content.decode()
+    assert f"Credited 2 × sale to Ada Lovelace: distributor {distributor.pk} +8 points; 8 points in all." in (
+        response.content.decode()
+    )
     again = admin_client.post(CREDIT_URL, data, follow=True)
     assert "already submitted" in again.content.decode()
     row = MetricCredit.objects.get()

@@ -13,6 +13,7 @@ from distributions.services import (
 )
 from obligations.models import Fulfillment, Obligation, Payout
 from obligations.services import fulfillment_generate
+from tests.factories import ObligationFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -20,7 +21,8 @@ pytestmark = pytest.mark.django_db
 def act(client, model, action, ids):
     response = client.post(
         reverse(f"admin:obligations_{model}_changelist"),
-        {"action": action, "_selected_action": [str(pk) for pk in ids]},
+        # The confirmation answered: the actions that refuse, cancel or take back ask why.
+        {"action": action, "_selected_action": [str(pk) for pk in ids], "post": "yes", "reason": "test"},
         follow=True,
     )
     assert response.status_code == 200
@@ -95,7 +97,7 @@ def test_a_manual_obligation_added_in_the_admin_belongs_to_its_collaborators_org
 ):
     response = admin_client.post(
         reverse("admin:obligations_obligation_add"),
-        {"collaborator": ada.pk, "value": 2500, "units": "USD", "award_type": "manual", "description": "bonus"},
+        {"collaborator": ada.pk, "value": "25.00", "units": "USD", "award_type": "manual", "description": "bonus"},
     )
     assert response.status_code == 302
     obligation = Obligation.objects.get()
@@ -198,3 +200,179 @@ def test_admin_manual_obligation_units_are_normalized(admin_client, ada):
     )
     assert response.status_code == 302, response.context and response.context["adminform"].form.errors
     assert Obligation.objects.get().units == "USD"
+
+
+# --- staff ergonomics: the distribution of an obligation, fulfillment totals, the payout CSV -----------------------
+
+
+def _count_queries(client, url, **params):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(url, params)
+    assert response.status_code == 200
+    return response, len(queries.captured_queries)
+
+
+def test_obligations_show_their_distribution_and_filter_by_its_id(admin_client, org, ada, alan, make_triggered):
+    first = make_triggered((ada, 1234), (alan, 500))
+    second = make_triggered((ada, 700))
+    manual = ObligationFactory(organization=org, collaborator=alan, value=15507)
+    url = reverse("admin:obligations_obligation_changelist")
+
+    page = admin_client.get(url).content.decode()
+    for distribution in (first, second):
+        link = reverse("admin:distributions_distribution_change", args=[distribution.pk])
+        assert f'href="{link}"' in page and f"#{distribution.pk} {distribution.distributor.name}" in page
+    assert "manual" in page and "155.07 USD" in page and "12.34 USD" in page
+
+    response = admin_client.get(url, {"distribution": str(first.pk)})
+    shown = {obligation.pk for obligation in response.context["cl"].result_list}
+    assert shown == set(first.allocations.values_list("obligation_id", flat=True))
+    assert manual.pk not in shown
+    assert f"Distribution {first.pk} of {first.distributor.name}" in response.content.decode()
+
+    # Another filter is kept by the box (hidden inputs) and combines with it.
+    response = admin_client.get(url, {"distribution": str(first.pk), "status__exact": "pending"})
+    assert len(response.context["cl"].result_list) == 2
+    assert 'type="hidden" name="status__exact" value="pending"' in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    "typed",
+    ["abc", "-3", "0", "1.5", "9" * 30, "١٢"],
+    ids=["text", "negative", "zero", "decimal", "too-large", "arabic-digits"],
+)
+def test_a_distribution_id_that_is_not_one_is_an_empty_list_with_the_reason(typed, admin_client, triggered):
+    response = admin_client.get(reverse("admin:obligations_obligation_changelist"), {"distribution": typed})
+    assert response.status_code == 200
+    assert list(response.context["cl"].result_list) == []
+    assert "is not a distribution id" in response.content.decode()
+
+
+def test_the_distribution_filter_costs_the_same_for_1_and_15_rows(
+    admin_client, org, make_collaborators, make_triggered
+):
+    collaborators = make_collaborators(15)
+    one = make_triggered((collaborators[0], 100))
+    many = make_triggered(*[(collaborator, 100 + n) for n, collaborator in enumerate(collaborators)])
+    url = reverse("admin:obligations_obligation_changelist")
+    _count_queries(admin_client, url, distribution=str(one.pk))  # warm the content types cache
+    small, queries_one = _count_queries(admin_client, url, distribution=str(one.pk))
+    big, queries_many = _count_queries(admin_client, url, distribution=str(many.pk))
+    assert (len(small.context["cl"].result_list), len(big.context["cl"].result_list)) == (1, 15)
+    assert queries_one == queries_many
+    # Drawing the filter lists nothing: no query for the distributions of every tenant.
+    _, unfiltered = _count_queries(admin_client, url)
+    assert unfiltered == queries_one - 1  # the one query naming the chosen distribution
+
+
+def _fulfillment_of(org, collaborators, *, units="USD"):
+    from obligations.services import fulfillment_generate
+
+    for n, collaborator in enumerate(collaborators):
+        ObligationFactory(organization=org, collaborator=collaborator, value=10_000 + n, units=units, status="approved")
+    ObligationFactory(organization=org, collaborator=collaborators[0], value=7, units="points", status="approved")
+    return fulfillment_generate(organization=org)
+
+
+def test_fulfillment_totals_per_units_on_the_list_and_the_change_page(admin_client, org, make_collaborators):
+    fulfillment = _fulfillment_of(org, make_collaborators(3))  # 100.00 + 100.01 + 100.02 USD and 7 points
+    for url in (
+        reverse("admin:obligations_fulfillment_changelist"),
+        reverse("admin:obligations_fulfillment_change", args=[fulfillment.pk]),
+    ):
+        page = admin_client.get(url).content.decode()
+        assert "300.03 USD" in page and "7 points" in page, url
+        assert "0.00 USD" in page  # nothing paid yet
+
+
+def test_the_fulfillment_list_and_change_page_cost_the_same_for_1_and_15_payouts(admin_client, org, make_collaborators):
+    collaborators = make_collaborators(15)
+    one = _fulfillment_of(org, collaborators[:1])
+    many = _fulfillment_of(org, collaborators)
+    change = "admin:obligations_fulfillment_change"
+    _count_queries(admin_client, reverse(change, args=[one.pk]))
+    _, queries_one = _count_queries(admin_client, reverse(change, args=[one.pk]))
+    _, queries_many = _count_queries(admin_client, reverse(change, args=[many.pk]))
+    assert queries_one == queries_many
+
+    changelist = reverse("admin:obligations_fulfillment_changelist")
+    _, queries_two_rows = _count_queries(admin_client, changelist)
+    for _ in range(13):
+        _fulfillment_of(org, collaborators[:2])
+    response, queries_fifteen_rows = _count_queries(admin_client, changelist)
+    assert response.context["cl"].result_count == 15
+    assert queries_two_rows == queries_fifteen_rows
+
+
+def _snapshot(fulfillment):
+    rows = [
+        (payout.pk, payout.status, payout.paid_at, payout.modified_at) for payout in fulfillment.payouts.order_by("pk")
+    ]
+    obligations = list(Obligation.objects.order_by("pk").values_list("pk", "status", "payout_id", "modified_at"))
+    fulfillment = Fulfillment.objects.get(pk=fulfillment.pk)
+    return fulfillment.status, fulfillment.modified_at, rows, obligations
+
+
+def test_the_payout_csv_download_is_the_export_and_changes_nothing(admin_client, org, ada, alan, make_obligation):
+    import io
+
+    from obligations.exports import payouts_write_csv
+    from obligations.selectors import payout_export_rows
+
+    make_obligation(ada, 13740)
+    make_obligation(alan, 117088)
+    make_obligation(alan, 5, "points")
+    fulfillment = fulfillment_generate(organization=org)
+    before = _snapshot(fulfillment)
+
+    response = admin_client.get(reverse("admin:obligations_fulfillment_payouts_csv", args=[fulfillment.pk]))
+    assert response.status_code == 200
+    assert response["Content-Type"] == "text/csv; charset=utf-8"
+    assert response["Content-Disposition"] == f'attachment; filename="fulfillment-{fulfillment.pk}-payouts.csv"'
+    expected = io.StringIO()
+    payouts_write_csv(payout_export_rows(fulfillment=fulfillment), expected)
+    body = response.content.decode()
+    assert body == expected.getvalue()
+    lines = body.splitlines()
+    assert lines[0] == "payoutId,collaboratorId,collaboratorName,email,units,amount,status"
+    assert sorted(line.split(",")[-2] for line in lines[1:]) == ["1170.88", "137.40", "5"]
+    # A read: the fulfillment stays pending (export_payouts would move it to processing), nothing is paid.
+    assert (
+        _snapshot(fulfillment)
+        == before
+        == (
+            "pending",
+            before[1],
+            [(pk, "unpaid", None, modified) for pk, _, _, modified in before[2]],
+            before[3],
+        )
+    )
+    change = admin_client.get(reverse("admin:obligations_fulfillment_change", args=[fulfillment.pk]))
+    assert reverse("admin:obligations_fulfillment_payouts_csv", args=[fulfillment.pk]) in change.content.decode()
+
+
+def test_the_payout_csv_download_refuses_what_it_should(admin_client, client, org, ada, make_obligation):
+    make_obligation(ada)
+    fulfillment = fulfillment_generate(organization=org)
+    url = reverse("admin:obligations_fulfillment_payouts_csv", args=[fulfillment.pk])
+    assert admin_client.post(url).status_code == 405
+    assert Fulfillment.objects.get(pk=fulfillment.pk).status == "pending"
+    assert admin_client.get(reverse("admin:obligations_fulfillment_payouts_csv", args=[999999])).status_code == 404
+    assert admin_client.get("/admin/obligations/fulfillment/abc/payouts.csv").status_code == 404
+    assert client.get(url).status_code == 302  # not logged in: to the login page
+
+
+def test_the_payout_csv_download_costs_the_same_for_1_and_15_payouts(admin_client, org, make_collaborators):
+    collaborators = make_collaborators(15)
+    one = _fulfillment_of(org, collaborators[:1])
+    many = _fulfillment_of(org, collaborators)
+    csv_url = "admin:obligations_fulfillment_payouts_csv"
+    _count_queries(admin_client, reverse(csv_url, args=[one.pk]))
+    response_one, queries_one = _count_queries(admin_client, reverse(csv_url, args=[one.pk]))
+    response_many, queries_many = _count_queries(admin_client, reverse(csv_url, args=[many.pk]))
+    assert len(response_one.content.decode().splitlines()) == 1 + 2  # header, USD and points payouts
+    assert len(response_many.content.decode().splitlines()) == 1 + 16
+    assert queries_one == queries_many

@@ -73,7 +73,8 @@ def test_generate_fulfillment_command(org, ada, alan, make_obligation):
     make_obligation(alan, 7, "points")
     out, _ = command("generate_fulfillment", "--organization", "acme")
     fulfillment = Fulfillment.objects.get()
-    assert out == (f"Fulfillment {fulfillment.pk} for 'acme': 3 payout(s) from 3 obligation(s), 17.34 USD, 7 points.\n")
+    # Amounts as the admin shows them (distributors.units.format_totals), joined by " · " (never a comma).
+    assert out == f"Fulfillment {fulfillment.pk} for 'acme': 3 payout(s) from 3 obligation(s), 17.34 USD · 7 points.\n"
 
 
 def test_generate_fulfillment_with_nothing_to_do_says_so_and_creates_nothing(org, ada, make_obligation):
@@ -216,3 +217,20 @@ def test_payouts_keep_collaborators_of_one_organization_apart(org, other_org, ad
     fulfillment = fulfillment_generate(organization=org)
     assert list(fulfillment.payouts.values_list("collaborator_id", flat=True)) == [ada.pk]
     assert Obligation.objects.filter(organization=other_org, payout__isnull=True).count() == 1
+
+
+@pytest.mark.parametrize("name", ['=HYPERLINK("http://x")', "+1+1", "-2+3", "@SUM(A1)", "\tcmd", "\rcmd"])
+def test_payout_csv_neutralises_formula_cells(name):
+    from io import StringIO
+
+    from obligations.exports import payouts_write_csv
+
+    stream = StringIO()
+    row = {"payoutId": 1, "collaboratorId": 2, "collaboratorName": name, "email": "a@example.com", "units": "USD"}
+    payouts_write_csv([{**row, "amount": "-12.50", "status": "unpaid"}], stream)
+    import csv
+
+    [written] = list(csv.DictReader(StringIO(stream.getvalue())))
+    assert written["collaboratorName"] == "'" + name.replace("\r", "\n")
+    assert written["amount"] == "-12.50"  # a plain number is never a formula
+    assert written["email"] == "a@example.com"

@@ -6,7 +6,7 @@ import io
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from django.core.cache import cache
+from django.core.cache import caches
 from django.core.management import call_command
 
 from collaborators.models import Collaborator
@@ -87,7 +87,8 @@ RESOURCE_IDS = {"distributions": "distributionId", "distributors": "distributorI
 
 def test_organization_a_never_sees_organization_b(settings):
     settings.API_THROTTLE_RATE = "off"
-    cache.clear()
+    for store in caches.all():
+        store.clear()
     mine, theirs = build_tenant("alpha"), build_tenant("beta")
     call_command(
         "run_distributions", "--now", "2026-03-15T00:00:00Z", "--json", stdout=io.StringIO(), stderr=io.StringIO()
@@ -102,14 +103,18 @@ def test_organization_a_never_sees_organization_b(settings):
     schema = api.get("/api/v1/schema/?format=json", HTTP_ACCEPT="application/json").json()
     list_paths = [p for p, ops in schema["paths"].items() if "get" in ops and "{" not in p]
     detail_paths = [p for p, ops in schema["paths"].items() if "get" in ops and "{id}" in p]
-    assert {p.rsplit("/", 1)[-1] for p in detail_paths} == {"{id}"} and len(detail_paths) == 3
+    # The three objects, and one distribution's standings (``/distributions/{id}/standings``).
+    assert {p.rsplit("/", 1)[-1] for p in detail_paths} == {"{id}", "standings"} and len(detail_paths) == 4
     requests = 0
 
     # Every list, every page, everything extended: only my ids, anywhere in the document.
     for path in list_paths:
         offset = 0
+        declared = {parameter["name"] for parameter in schema["paths"][path]["get"].get("parameters", [])}
         while True:
-            response = api.get(path, {"include": "extended", "number": 100, "offset": offset})
+            # Only what the operation declares: anything else is a 400 (unknown query parameters are refused).
+            wanted = {"include": "extended", "number": 100, "offset": offset}
+            response = api.get(path, {name: value for name, value in wanted.items() if name in declared})
             requests += 1
             assert response.status_code == 200, (path, response.content)
             body = response.json()
@@ -125,14 +130,23 @@ def test_organization_a_never_sees_organization_b(settings):
             listed = {row["id"] for row in body}
             assert listed <= mine_ids[RESOURCE_IDS[resource]] and listed.isdisjoint(their_ids[RESOURCE_IDS[resource]])
 
-    # Every id of theirs, on every detail endpoint: 404, never 403, never data.
+    # Every id of theirs, on every detail endpoint: 404, never 403, never data. Every id of mine: only my ids.
     for path in detail_paths:
         resource = path.split("/")[3]
+        declared = {parameter["name"] for parameter in schema["paths"][path]["get"].get("parameters", [])}
+        params = {name: value for name, value in {"include": "extended", "number": 100}.items() if name in declared}
         for their_id in their_ids[RESOURCE_IDS[resource]]:
-            response = api.get(path.replace("{id}", str(their_id)), {"include": "extended"})
+            response = api.get(path.replace("{id}", str(their_id)), params)
             requests += 1
             assert response.status_code == 404, (path, their_id, response.content)
             assert set(response.json()) == {"message"}
+        for my_id in mine_ids[RESOURCE_IDS[resource]]:
+            response = api.get(path.replace("{id}", str(my_id)), params)
+            requests += 1
+            assert response.status_code in (200, 409), (path, my_id, response.content)  # 409: a cancelled period
+            for key, value in walk_ids(response.json(), set()):
+                if key != "id":
+                    assert value not in their_ids[key] or value in mine_ids[key], (path, key, value)
 
     # Every id-valued filter (api/filters.py): each of their ids is a valid id that matches nothing in my
     # organization, so 200 with an empty page (never a 400, which would tell "exists elsewhere" apart); one of

@@ -1,15 +1,23 @@
-"""Create the demo organization: a dozen collaborators, three distributors, back-dated credits and revenue.
+"""Create the demo organization: a dozen collaborators, three distributors, back-dated credits and revenue,
+and the demo API key.
 
 Safe to run any number of times: every row is found by a natural key before it is created, and credits
 carry idempotency keys, so a second run changes nothing. ``handle`` runs the named steps below in one
 transaction, in a fixed order (the random generator is seeded, so every database gets the same demo).
+
+The demo API key is the same on every run and every machine (``DEMO_API_KEY``, printed by ``./dev up`` and
+written in the README), stored hashed like any key. Its secret is public, so it is made only where the
+``SECRET_KEY`` is a development one (``django-insecure…``: ``config.settings.local`` and ``test``), which
+``config.settings.production`` refuses to start with; elsewhere the step is skipped and says so.
 """
 
 import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core.management.base import CommandError
 from django.db import transaction
 from django.utils import timezone
 
@@ -26,7 +34,7 @@ from distributors.models import (
 from metrics.models import CreditSource
 from metrics.services import metric_credit
 from organizations.management.base import OrganizationCommand
-from organizations.models import Organization
+from organizations.models import ApiKey, ApiKeyScope, Organization, hash_api_key
 
 DEMO_SLUG = "demo"
 DEMO_PEOPLE = [
@@ -48,6 +56,12 @@ STAFF_PASSWORD = "admin"
 RANDOM_SEED = 20261124
 CREDIT_COUNT = 240
 REVENUE_COUNT = 60
+# Public on purpose (README, ./dev up): a key of the demo organization for trying the API locally. The prefix
+# holds characters a generated prefix (hex) never has, so it cannot collide with a real key.
+DEMO_API_KEY = "demo-apikey0.public-demo-secret-for-local-use-only"
+DEMO_API_KEY_PREFIX = DEMO_API_KEY.partition(".")[0]
+DEMO_API_KEY_NAME = "Demo key (seed_demo; its secret is public, local use only)"
+DEMO_API_KEY_SCOPES = [ApiKeyScope.READ.value, ApiKeyScope.METRICS_WRITE.value]
 
 
 @dataclass(frozen=True)
@@ -69,6 +83,35 @@ def demo_staff_login() -> None:
     user_model = get_user_model()
     if not user_model.objects.filter(username=STAFF_USERNAME).exists():
         user_model.objects.create_superuser(STAFF_USERNAME, "admin@example.com", STAFF_PASSWORD)
+
+
+def demo_api_key_allowed() -> bool:
+    """Whether these settings may hold the public demo key: only with a development ``SECRET_KEY``."""
+    return settings.SECRET_KEY.startswith("django-insecure")
+
+
+def demo_api_key(org: Organization) -> tuple[ApiKey | None, str]:
+    """The demo organization's ``DEMO_API_KEY`` (created once, read and metrics:write) and what this run did:
+    ``created``, ``kept``, ``revoked`` (staff revoked it: left so), or ``skipped`` (not development settings)."""
+    if not demo_api_key_allowed():
+        return None, "skipped (SECRET_KEY is not a development key: production settings)"
+    api_key = ApiKey.objects.filter(prefix=DEMO_API_KEY_PREFIX).first()
+    if api_key is None:
+        api_key = ApiKey(
+            organization=org,
+            name=DEMO_API_KEY_NAME,
+            scopes=list(DEMO_API_KEY_SCOPES),
+            prefix=DEMO_API_KEY_PREFIX,
+            key_hash=hash_api_key(DEMO_API_KEY),
+        )
+        api_key.full_clean()
+        api_key.save()
+        return api_key, "created"
+    if api_key.organization_id != org.pk or not api_key.matches(DEMO_API_KEY):
+        raise CommandError(
+            f"API key {api_key.pk} has the demo prefix '{DEMO_API_KEY_PREFIX}' but is not the demo key; delete it."
+        )
+    return api_key, "kept" if api_key.is_active else "revoked (create one with create_api_key)"
 
 
 def demo_collaborators(org: Organization) -> list[Collaborator]:
@@ -194,6 +237,12 @@ class Command(OrganizationCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--no-staff", action="store_true", help="Do not create the demo staff login.")
+        parser.add_argument(
+            "--print-api-key",
+            action="store_true",
+            help="Print the demo API key alone on stdout (nothing when it is revoked or skipped); the summary "
+            "line then goes to stderr. ./dev up uses it.",
+        )
 
     @transaction.atomic
     def handle(self, *args, **options):
@@ -207,8 +256,13 @@ class Command(OrganizationCommand):
         start = min(distributors.share.starts_at, distributors.bonus.starts_at)
         credit_count = demo_credits(org, collaborators, start=start, now=now, rng=rng)
         revenue_count = demo_revenue(org, start=distributors.share.starts_at, now=now, rng=rng)
+        api_key, key_outcome = demo_api_key(org)
         self.write_summary(
             f"demo organization {'created' if created else 'already there'}: {len(collaborators)} collaborators, "
             f"distributors {distributors.share.pk}, {distributors.bonus.pk}, {distributors.podium.pk}; "
-            f"{credit_count} new credit requests, {revenue_count} new revenue entries"
+            f"demo API key {DEMO_API_KEY_PREFIX} {key_outcome}; "
+            f"{credit_count} new credit requests, {revenue_count} new revenue entries",
+            data_on_stdout=options["print_api_key"],
         )
+        if options["print_api_key"] and api_key is not None and api_key.is_active:
+            self.stdout.write(DEMO_API_KEY)

@@ -6,7 +6,7 @@ summary line. Nothing to batch is not an error (exit 0), so it can run from cron
 
 from collections import defaultdict
 
-from distributors.units import to_major
+from distributors.units import format_totals
 from obligations.models import Obligation
 from obligations.services import fulfillment_generate
 from organizations.management.base import OrganizationCommand
@@ -25,7 +25,7 @@ class Command(OrganizationCommand):
         for payout in payouts:
             totals[payout.units] += payout.amount
         obligation_count = Obligation.objects.filter(payout__fulfillment=fulfillment).count()
-        amounts = ", ".join(f"{to_major(total, units)} {units}" for units, total in sorted(totals.items()))
+        amounts = format_totals(totals)  # "1,170.88 USD · 5 points": the admin's formatter
         self.write_summary(
             f"Fulfillment {fulfillment.pk} for '{organization.slug}': {len(payouts)} payout(s) from "
             f"{obligation_count} obligation(s), {amounts}."
