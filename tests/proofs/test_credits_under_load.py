@@ -2,9 +2,6 @@
 nothing, and requests repeating one idempotency key count once (PostgreSQL, several worker processes)."""
 
 import json
-import socket
-import subprocess
-import sys
 import time
 from http.client import HTTPConnection
 
@@ -13,7 +10,8 @@ from django.db.models import Sum
 
 from metrics.models import CreditRequest, MetricCredit
 from tests.factories import ApiKeyFactory, CollaboratorFactory, DistributorFactory, OrganizationFactory
-from tests.races import Race, database_url, run_together
+from tests.proofs.helpers import start_gunicorn
+from tests.races import Race, run_together
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -22,33 +20,11 @@ REQUESTS_PER_CLIENT = 40
 SAME_KEY_REQUESTS = 24
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture
 def server():
-    port = free_port()
-    env = {"DATABASE_URL": database_url(), "DJANGO_SETTINGS_MODULE": "config.settings.test", "API_THROTTLE_RATE": "off"}
-    argv = [sys.executable, "-m", "gunicorn", "config.wsgi", "--bind", f"127.0.0.1:{port}"]
-    argv += ["--workers", "3", "--threads", "2", "--log-level", "warning"]
     with Race(timeout=30) as race:
-        process = race.popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-
-        def listening() -> bool:
-            if not process.alive():
-                pytest.fail(f"gunicorn exited: {process.wait().stdout}")
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            except OSError:
-                return False
-            return True
-
-        race.wait_until(listening, f"gunicorn listening on port {port}", poll=0.1)
-        yield port
-        process.popen.terminate()  # the race then fails the test if it has not ended within its timeout
+        yield start_gunicorn(race, {"API_THROTTLE_RATE": "off"}, workers=3, threads=2)
+        race.gunicorn.popen.terminate()  # the race then fails the test if it has not ended within its timeout
 
 
 def post_credit(port: int, secret: str, body: dict, idempotency_key: str | None = None) -> tuple[int, dict, dict]:

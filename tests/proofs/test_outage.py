@@ -9,8 +9,6 @@ as a network partition or a failover does), then coming back."""
 import contextlib
 import json
 import socket
-import subprocess
-import sys
 import threading
 from http.client import HTTPConnection
 from urllib.parse import urlsplit, urlunsplit
@@ -18,15 +16,10 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 
 from tests.factories import ApiKeyFactory, OrganizationFactory
+from tests.proofs.helpers import free_port, start_gunicorn
 from tests.races import Race, database_url
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class Relay:
@@ -100,26 +93,11 @@ def relayed_database_url(relay: Relay) -> str:
 
 @pytest.fixture
 def server(relay):
-    port = free_port()
-    env = {"DJANGO_SETTINGS_MODULE": "config.settings.test", "API_THROTTLE_RATE": "off"}
-    env["DATABASE_URL"] = relayed_database_url(relay)
-    argv = [sys.executable, "-m", "gunicorn", "config.wsgi", "--bind", f"127.0.0.1:{port}"]
-    argv += ["--workers", "1", "--threads", "2", "--log-level", "warning"]  # gthread: keep-alive
     with Race(timeout=30) as race:
-        process = race.popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-
-        def listening() -> bool:
-            if not process.alive():
-                pytest.fail(f"gunicorn exited: {process.wait().stdout}")
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            except OSError:
-                return False
-            return True
-
-        race.wait_until(listening, f"gunicorn listening on port {port}", poll=0.1)
-        yield port
-        process.popen.terminate()
+        yield start_gunicorn(
+            race, {"DATABASE_URL": relayed_database_url(relay), "API_THROTTLE_RATE": "off"}, workers=1, threads=2
+        )  # gthread: keep-alive
+        race.gunicorn.popen.terminate()
 
 
 def get(conn: HTTPConnection, path: str, secret: str, method: str = "GET"):
@@ -173,26 +151,9 @@ def test_head_answers_carry_no_body_on_a_keep_alive_connection(server):
 @pytest.fixture
 def two_workers():
     """gunicorn with two worker processes sharing the database throttle store, at 10 requests a minute."""
-    port = free_port()
-    env = {"DATABASE_URL": database_url(), "DJANGO_SETTINGS_MODULE": "config.settings.test"}
-    env |= {"THROTTLE_CACHE": "db", "API_THROTTLE_RATE": "10/min"}
-    argv = [sys.executable, "-m", "gunicorn", "config.wsgi", "--bind", f"127.0.0.1:{port}"]
-    argv += ["--workers", "2", "--threads", "1", "--log-level", "warning"]
     with Race(timeout=60) as race:
-        process = race.popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-
-        def listening() -> bool:
-            if not process.alive():
-                pytest.fail(f"gunicorn exited: {process.wait().stdout}")
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            except OSError:
-                return False
-            return True
-
-        race.wait_until(listening, f"gunicorn listening on port {port}", poll=0.1)
-        yield port
-        process.popen.terminate()
+        yield start_gunicorn(race, {"THROTTLE_CACHE": "db", "API_THROTTLE_RATE": "10/min"}, workers=2, threads=1)
+        race.gunicorn.popen.terminate()
 
 
 def test_the_rate_holds_across_worker_processes(two_workers):
