@@ -154,6 +154,7 @@ def distribution_unearned(distribution: Distribution):
 class DistributionAdmin(
     MoneyAdminMixin, OrganizationTimesMixin, ReadOnlyAdminMixin, TenantAdminMixin, admin.ModelAdmin
 ):
+    ordering = ["-id"]  # newest first, and a stable order for autocomplete's pages
     list_display = [
         "id",
         "distributor",

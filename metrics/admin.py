@@ -156,6 +156,7 @@ class MetricCreditAdmin(
 
 @admin.register(CreditRequest)
 class CreditRequestAdmin(OrganizationTimesMixin, ReadOnlyAdminMixin, TenantAdminMixin, admin.ModelAdmin):
+    ordering = ["-id"]  # newest first, and a stable order for autocomplete's pages
     list_display = ["id", "created_at", "source", "actor", "idempotency_key", "organization"]
     list_filter = ["source", "organization"]
     list_select_related = ["organization"]

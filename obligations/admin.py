@@ -365,6 +365,7 @@ class PayoutAdmin(MoneyAdminMixin, OrganizationTimesMixin, NoHardDeleteMixin, Te
     """Registered by ``distributions.admin``, whose hooks move the distributions too. Operators mark payouts paid
     and unpaid (taking one back asks why)."""
 
+    ordering = ["-id"]  # newest first, and a stable order for autocomplete's pages
     write_role = Role.OPERATOR
 
     money_fields = {"amount": "units"}
