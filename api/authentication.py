@@ -22,7 +22,7 @@ from django.utils import timezone
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 
-from api.throttling import auth_failure_window, client_address
+from api.throttling import admit, auth_failure_window, client_address
 from organizations.models import ApiKey, Organization, hash_api_key
 
 LAST_USED_RESOLUTION = timedelta(minutes=1)
@@ -71,8 +71,12 @@ class ApiKeyAuthentication(BaseAuthentication):
             raise exceptions.AuthenticationFailed(self.invalid_message) from exc
         failures = auth_failure_window()
         address = client_address(request)
+        # A key's prefix names its throttle count; one that is not printable ASCII names nothing (and NUL could
+        # not even be stored), so such a request counts under one shared name.
+        prefix = key.partition(".")[0][:64]
+        admit(request._request, address=address, prefix=prefix if prefix.isprintable() else "-")
         if failures is not None:
-            wait = failures.retry_after(address)
+            wait = failures.retry_after(address, getattr(request._request, "_throttle_counts", None))
             if wait is not None:  # this address failed too often: refused before its key is looked at
                 raise exceptions.Throttled(wait=max(1, math.ceil(wait)), detail="Too many failed authentications.")
         try:

@@ -93,6 +93,34 @@ class DatabaseStore:
             if random.randrange(PRUNE_EVERY) == 0:
                 cursor.execute(f"DELETE FROM {TABLE} WHERE expires_at <= %s", [now])
 
+    def bump_and_counts(self, key: str, ttl: int, others: list[str]) -> dict[str, int]:
+        """Count one for ``key`` and read ``others``: one statement on PostgreSQL (a data-modifying CTE), two
+        elsewhere. The result has ``key``'s count after this one."""
+        now = int(time.time())
+        upsert = (
+            f"INSERT INTO {TABLE} (subject, hits, expires_at) VALUES (%s, 1, %s) ON CONFLICT (subject) DO UPDATE "
+            f"SET hits = CASE WHEN {TABLE}.expires_at > %s THEN {TABLE}.hits + 1 ELSE 1 END, "
+            "expires_at = excluded.expires_at RETURNING subject, hits"
+        )
+        placeholders = ", ".join(["%s"] * len(others))
+        read = f"SELECT subject, hits FROM {TABLE} WHERE subject IN ({placeholders}) AND expires_at > %s"
+        with connection.cursor() as cursor:
+            if connection.vendor == "postgresql" and others:
+                cursor.execute(
+                    f"WITH bumped AS ({upsert}) SELECT * FROM bumped UNION ALL {read}",
+                    [key, now + ttl, now, *others, now],
+                )
+                found = dict(cursor.fetchall())
+            else:
+                cursor.execute(upsert, [key, now + ttl, now])
+                found = dict(cursor.fetchall())
+                if others:
+                    cursor.execute(read, [*others, now])
+                    found.update(cursor.fetchall())
+            if random.randrange(PRUNE_EVERY) == 0:
+                cursor.execute(f"DELETE FROM {TABLE} WHERE expires_at <= %s", [now])
+        return found
+
     def clear(self) -> None:
         with connection.cursor() as cursor:
             cursor.execute(f"DELETE FROM {TABLE}")
@@ -115,13 +143,15 @@ class SlidingWindow:
         base = f"{self.prefix}:{subject}:{self.duration}"
         return f"{base}:{window}", f"{base}:{window - 1}", now - window * self.duration
 
-    def retry_after(self, subject: str) -> float | None:
-        """Seconds to wait when ``subject`` is over the limit, else ``None``."""
+    def retry_after(self, subject: str, counts: dict[str, int] | None = None, *, counted: bool = False) -> float | None:
+        """Seconds to wait when ``subject`` is over the limit, else ``None``. ``counts`` (read already) saves the
+        query; ``counted``: they include this very request."""
         current_key, previous_key, elapsed = self._keys(subject)
-        counts = throttle_store().counts([current_key, previous_key])
-        current, previous = counts.get(current_key, 0), counts.get(previous_key, 0)
+        if counts is None:
+            counts = throttle_store().counts([current_key, previous_key])
+        current, previous = counts.get(current_key, 0) - counted, counts.get(previous_key, 0)
         if previous * (1 - elapsed / self.duration) + current >= self.limit:
-            return _wait(self.limit, self.duration, elapsed, current, previous)
+            return _wait(self.limit, self.duration, elapsed, max(current, 1), previous)
         return None
 
     def count(self, subject: str) -> None:
@@ -135,6 +165,31 @@ def _wait(limit: int, duration: int, elapsed: float, current: int, previous: int
         # This window's count becomes the next window's "previous"; wait until its weight is low enough.
         return (duration - elapsed) + duration * (1 - limit / current)
     return duration * (1 - (limit - current) / previous) - elapsed
+
+
+def key_window() -> SlidingWindow | None:
+    rate = parse_rate(getattr(settings, "API_THROTTLE_RATE", None))
+    return SlidingWindow(ApiKeyRateThrottle.cache_prefix, rate) if rate else None
+
+
+def admit(request, *, address: str, prefix: str) -> None:
+    """The database store's one statement per request, at authentication: count this request for its key's
+    prefix and read the key's previous window and the address's failures, kept on the request for the checks
+    (``auth_failure_retry_after`` and ``ApiKeyRateThrottle``). With this store every request counts, refused
+    ones too: a client must back off for its window to slide."""
+    if getattr(settings, "THROTTLE_STORE", "cache") != "db":
+        return
+    keys, failures = key_window(), auth_failure_window()
+    others = []
+    if failures is not None:
+        current, previous, _ = failures._keys(address)
+        others += [current, previous]
+    if keys is None:
+        request._throttle_counts = throttle_store().counts(others) if others else {}
+        return
+    current, previous, _ = keys._keys(prefix)
+    request._throttle_counts = throttle_store().bump_and_counts(current, 2 * keys.duration, [previous, *others])
+    request._throttle_prefix = prefix
 
 
 def auth_failure_window() -> SlidingWindow | None:
@@ -158,6 +213,10 @@ class ApiKeyRateThrottle(BaseThrottle):
         if rate is None or api_key is None:
             return True  # unauthenticated requests are refused before they cost anything
         window = SlidingWindow(self.cache_prefix, rate)
+        admitted = getattr(request._request, "_throttle_counts", None)
+        if admitted is not None and getattr(request._request, "_throttle_prefix", None) == api_key.prefix:
+            self.retry_after = window.retry_after(api_key.prefix, admitted, counted=True)  # no query: read at admission
+            return self.retry_after is None
         self.retry_after = window.retry_after(api_key.prefix)
         if self.retry_after is not None:
             return False

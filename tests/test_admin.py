@@ -644,3 +644,16 @@ def test_pages_show_amounts_with_units_and_times_with_zones(model, graph, admin_
         text = _visible_text(admin_client.get(url))
         assert not BARE_AMOUNT.search(text), f"{url}: {BARE_AMOUNT.search(text).group()!r}"
         assert not ZONELESS_TIME.search(text), f"{url}: {ZONELESS_TIME.search(text).group()!r}"
+
+
+@pytest.mark.parametrize(
+    "schedule", ["RRULE:FREQ=YEARLY;INTERVAL=4;BYMONTH=2;BYMONTHDAY=29", "RRULE:FREQ=DAILY;BYHOUR=25"]
+)
+def test_a_schedule_that_never_fires_from_its_start_is_a_form_error_not_a_500(admin_client, schedule):
+    organization = OrganizationFactory()
+    data = _distributor_form(organization, schedule=schedule, **{"metric_types-TOTAL_FORMS": "0"})
+    response = admin_client.post(_url(Distributor, "add"), data)
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors
+    assert list(errors) == ["schedule"], errors
+    assert not Distributor.objects.exists()

@@ -272,3 +272,19 @@ def test_seed_demo_runs_twice_and_the_second_run_adds_nothing():
     second, _ = call("seed_demo", "--no-staff")
     assert second.startswith("demo organization already there: 12 collaborators")
     assert second.endswith("; 0 new credit requests, 0 new revenue entries\n")
+
+
+def test_a_command_whose_database_is_down_is_one_line_and_exit_1():
+    import subprocess
+    import sys
+
+    env = {**os.environ, "DATABASE_URL": "postgres://postgres@127.0.0.1:1/nowhere"}  # nothing listens on port 1
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+    for argv in (["run_distributions"], ["generate_fulfillment", "--organization", "acme"]):
+        done = subprocess.run(
+            [sys.executable, "manage.py", *argv], env=env, capture_output=True, text=True, timeout=60, check=False
+        )
+        assert done.returncode == 1, done.stderr
+        lines = done.stderr.strip().splitlines()
+        assert len(lines) == 1 and "Traceback" not in done.stderr, done.stderr
+        assert lines[0].startswith("CommandError: The database is unavailable (")
