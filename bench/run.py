@@ -3,8 +3,9 @@
     .venv/bin/python bench/run.py [--quick] [--pg postgres://postgres@127.0.0.1:5432] [--output bench/results.json]
                                   [--only engine,scaling,standings,api,credits] [--repeat N] [--keep-databases]
 
-Everything runs on this machine against PostgreSQL on 127.0.0.1, in fresh databases named ``bench_run_*``
-(cloned from ``bench_run_template``, migrated once per run) that are dropped at the end unless
+Everything runs on this machine against PostgreSQL on 127.0.0.1, in fresh databases named
+``bench_run_<pid>_<start>_*``, unique to the run so that two runs on one server never drop each other's
+(cloned from that run's ``..._template``, migrated once per run), which are dropped at the end unless
 ``--keep-databases``. Each part runs in a process of its own, bounded in time; the figures go to a table on
 stdout and to ``bench/results.json``.
 
@@ -70,7 +71,9 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 DEFAULT_PG = "postgres://postgres@127.0.0.1:5432"
-PREFIX = "bench_run_"
+# Unique to this run (pid and start time), so two runs on one server never drop each other's databases; the
+# parts run in child processes, which inherit it through the environment.
+PREFIX = os.environ.setdefault("BENCH_RUN_PREFIX", f"bench_run_{os.getpid()}_{int(time.time())}_")
 TEMPLATE = PREFIX + "template"
 CREDITS_PER_COLLABORATOR = 10
 
@@ -626,7 +629,9 @@ def main() -> int:
     parser.add_argument(
         "--repeat", type=int, help="engine and SQL triggers per size, best kept (default: 3; --quick: 1)"
     )
-    parser.add_argument("--keep-databases", action="store_true", help="leave the bench_run_* databases")
+    parser.add_argument(
+        "--keep-databases", action="store_true", help="leave this run's bench_run_<pid>_<start>_* databases"
+    )
     parser.add_argument("--part", help=argparse.SUPPRESS)
     parser.add_argument("--part-args", help=argparse.SUPPRESS)
     args = parser.parse_args()
