@@ -17,6 +17,7 @@ its collaborator's. Amounts read ``155.07 USD`` and times are in the organizatio
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.forms.models import BaseInlineFormSet
 from django.http import Http404, HttpResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
@@ -219,14 +220,38 @@ class ObligationAdmin(MoneyAdminMixin, OrganizationTimesMixin, NoHardDeleteMixin
 # --- fulfillments and payouts ----------------------------------------------------------------------------------
 
 
+PAYOUT_INLINE_LIMIT = 100
+
+
+class BoundedPayoutFormSet(BaseInlineFormSet):
+    """The first ``PAYOUT_INLINE_LIMIT`` payouts (a fulfillment can have one per collaborator: many): the page
+    stays a page; the template links to the full, paged list. Read-only, so a sliced queryset is never saved."""
+
+    def get_queryset(self):
+        if not hasattr(self, "_bounded"):
+            full = super().get_queryset()
+            self.total_count = full.count()
+            self._bounded = full[:PAYOUT_INLINE_LIMIT]
+            self.shown_count = min(self.total_count, PAYOUT_INLINE_LIMIT)
+        return self._bounded
+
+
+@admin.display(description="payout")
+def payout_link(payout: Payout):
+    url = reverse("admin:obligations_payout_change", args=[payout.pk])
+    return format_html('<a href="{}">#{}</a>', url, payout.pk)
+
+
 class PayoutInline(MoneyInlineMixin, OrganizationTimesInlineMixin, TenantInlineMixin, admin.TabularInline):
     model = Payout
+    formset = BoundedPayoutFormSet
+    template = "admin/obligations/fulfillment/payout_inline.html"
     money_fields = {"amount": "units"}
-    fields = ["collaborator", "amount", "status", "paid_at"]
+    fields = [payout_link, "collaborator", "amount", "status", "paid_at"]
     readonly_fields = fields
     extra = 0
     can_delete = False
-    show_change_link = True
+    ordering = ["pk"]
 
     def has_add_permission(self, request, obj=None):
         return False
@@ -296,6 +321,11 @@ class FulfillmentAdmin(OrganizationTimesMixin, NoHardDeleteMixin, TenantAdminMix
     readonly_fields = fields
     inlines = [PayoutInline]
     actions = ["mark_failed"]
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        # Every field is read-only (the status moves by the actions): no Save buttons that would save nothing.
+        extra_context = {**(extra_context or {}), "show_save": False, "show_save_and_continue": False}
+        return super().changeform_view(request, object_id, form_url, extra_context)
 
     def has_add_permission(self, request):
         return False

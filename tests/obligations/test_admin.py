@@ -376,3 +376,26 @@ def test_the_payout_csv_download_costs_the_same_for_1_and_15_payouts(admin_clien
     assert len(response_one.content.decode().splitlines()) == 1 + 2  # header, USD and points payouts
     assert len(response_many.content.decode().splitlines()) == 1 + 16
     assert queries_one == queries_many
+
+
+def test_a_large_fulfillment_shows_its_first_100_payouts_without_row_titles_or_save_buttons(
+    admin_client, org, make_collaborators, monkeypatch
+):
+    import obligations.admin as obligations_admin
+
+    monkeypatch.setattr(obligations_admin, "PAYOUT_INLINE_LIMIT", 3)  # the same code path as 100 of 105, smaller
+    fulfillment = _fulfillment_of(org, make_collaborators(5))  # 5 USD payouts and 1 in points: 6
+    response = admin_client.get(reverse("admin:obligations_fulfillment_change", args=[fulfillment.pk]))
+    formset = response.context["inline_admin_formsets"][0].formset
+    assert (formset.shown_count, formset.total_count, len(formset.forms)) == (3, 6, 3)
+    page = response.content.decode()
+    assert "The first 3 of 6 payouts." in page
+    assert f"?fulfillment__id__exact={fulfillment.pk}" in page
+    first = fulfillment.payouts.order_by("pk").first()
+    assert f'href="{reverse("admin:obligations_payout_change", args=[first.pk])}">#{first.pk}</a>' in page
+    assert "Payout " + str(first.pk) + ":" not in page  # no stray row title
+    assert 'name="_save"' not in page and 'name="_continue"' not in page
+    listed = admin_client.get(
+        reverse("admin:obligations_payout_changelist"), {"fulfillment__id__exact": fulfillment.pk}
+    )
+    assert listed.status_code == 200 and listed.context["cl"].result_count == fulfillment.payouts.count()
