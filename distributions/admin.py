@@ -4,7 +4,6 @@ of ``distributions.services`` that keeps the distributions in step (the lower ap
 
 from django.contrib import admin
 from django.core.exceptions import ValidationError
-from django.forms.models import BaseInlineFormSet
 from django.urls import reverse
 from django.utils.html import format_html
 
@@ -23,6 +22,7 @@ from distributors.models import Distributor
 from obligations.admin import ObligationAdmin, PayoutAdmin
 from obligations.models import Obligation, Payout
 from organizations.admin import (
+    BoundedInlineFormSet,
     OrganizationTimesMixin,
     ReadOnlyAdminMixin,
     TenantAdminMixin,
@@ -65,17 +65,23 @@ def allocation_rounding(allocation: Allocation) -> str:
 ALLOCATION_INLINE_LIMIT = 100
 
 
-class BoundedAllocationFormSet(BaseInlineFormSet):
-    """The first ``ALLOCATION_INLINE_LIMIT`` allocations by rank (a period can have 100,000): the page stays a
-    page; the template links to the full, paged list. Read-only, so a sliced queryset is never saved."""
+class BoundedAllocationFormSet(BoundedInlineFormSet):
+    """The first ``ALLOCATION_INLINE_LIMIT`` allocations by rank, and a link to all of them."""
 
-    def get_queryset(self):
-        if not hasattr(self, "_bounded"):
-            full = super().get_queryset()
-            self.total_count = full.count()
-            self._bounded = full[:ALLOCATION_INLINE_LIMIT]
-            self.shown_count = min(self.total_count, ALLOCATION_INLINE_LIMIT)
-        return self._bounded
+    def get_limit(self) -> int:
+        return ALLOCATION_INLINE_LIMIT
+
+    def more_note(self) -> str:
+        url = reverse("admin:distributions_allocation_changelist")
+        return format_html(
+            'The first {} of {} allocations, by rank. All of them: <a href="{}?distribution__id__exact={}">the '
+            "allocations list</a> (paged), or <code>GET /api/v1/distributions/{}/standings</code>.",
+            self.shown_count,
+            self.total_count,
+            url,
+            self.instance.pk,
+            self.instance.pk,
+        )
 
 
 class AllocationInline(ReadOnlyAdminMixin, TenantInlineMixin, admin.TabularInline):
@@ -97,7 +103,7 @@ class AllocationInline(ReadOnlyAdminMixin, TenantInlineMixin, admin.TabularInlin
     extra = 0
     # Django's tabular inline without the row title (the allocation's __str__, "Allocation 16: 15507 to 9"); the
     # collaborator and the obligation are the row's links.
-    template = "admin/distributions/distribution/allocation_inline.html"
+    template = "admin/organizations/tabular_untitled.html"
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("collaborator", "obligation", "distribution__distributor")

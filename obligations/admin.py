@@ -17,7 +17,6 @@ its collaborator's. Amounts read ``155.07 USD`` and times are in the organizatio
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.forms.models import BaseInlineFormSet
 from django.http import Http404, HttpResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
@@ -37,6 +36,7 @@ from obligations.services import (
 )
 from organizations.admin import (
     EMPTY,
+    BoundedInlineFormSet,
     InputFilter,
     OrganizationTimesInlineMixin,
     OrganizationTimesMixin,
@@ -223,17 +223,22 @@ class ObligationAdmin(MoneyAdminMixin, OrganizationTimesMixin, NoHardDeleteMixin
 PAYOUT_INLINE_LIMIT = 100
 
 
-class BoundedPayoutFormSet(BaseInlineFormSet):
-    """The first ``PAYOUT_INLINE_LIMIT`` payouts (a fulfillment can have one per collaborator: many): the page
-    stays a page; the template links to the full, paged list. Read-only, so a sliced queryset is never saved."""
+class BoundedPayoutFormSet(BoundedInlineFormSet):
+    """The first ``PAYOUT_INLINE_LIMIT`` payouts, and a link to all of them."""
 
-    def get_queryset(self):
-        if not hasattr(self, "_bounded"):
-            full = super().get_queryset()
-            self.total_count = full.count()
-            self._bounded = full[:PAYOUT_INLINE_LIMIT]
-            self.shown_count = min(self.total_count, PAYOUT_INLINE_LIMIT)
-        return self._bounded
+    def get_limit(self) -> int:
+        return PAYOUT_INLINE_LIMIT
+
+    def more_note(self) -> str:
+        url = reverse("admin:obligations_payout_changelist")
+        return format_html(
+            'The first {} of {} payouts. All of them: <a href="{}?fulfillment__id__exact={}">the payouts list</a> '
+            "(paged), or the CSV download above.",
+            self.shown_count,
+            self.total_count,
+            url,
+            self.instance.pk,
+        )
 
 
 @admin.display(description="payout")
@@ -245,7 +250,7 @@ def payout_link(payout: Payout):
 class PayoutInline(MoneyInlineMixin, OrganizationTimesInlineMixin, TenantInlineMixin, admin.TabularInline):
     model = Payout
     formset = BoundedPayoutFormSet
-    template = "admin/obligations/fulfillment/payout_inline.html"
+    template = "admin/organizations/tabular_untitled.html"
     money_fields = {"amount": "units"}
     fields = [payout_link, "collaborator", "amount", "status", "paid_at"]
     readonly_fields = fields

@@ -45,6 +45,7 @@ from django.contrib.auth.models import Group, User
 from django.core.exceptions import FieldDoesNotExist, ObjectDoesNotExist, PermissionDenied
 from django.db import models
 from django.db.models import Q
+from django.forms.models import BaseInlineFormSet
 from django.template.response import TemplateResponse
 from django.utils import timezone
 from django.utils.html import format_html
@@ -354,6 +355,28 @@ class OrganizationTimesInlineMixin(InlineDisplayMixin):
 
 
 # --- list filters ----------------------------------------------------------------------------------------------
+
+
+class BoundedInlineFormSet(BaseInlineFormSet):
+    """A read-only inline's first ``get_limit()`` rows (a distribution can have 100,000 allocations, a
+    fulfillment a payout per collaborator): the page stays a page. ``total_count``/``shown_count`` and
+    ``more_note()`` (where to see them all) are shown below the table by the template
+    ``admin/organizations/tabular_untitled.html``. Read-only, so a sliced queryset is never saved."""
+
+    def get_limit(self) -> int:
+        return 100
+
+    def more_note(self) -> str:
+        return ""
+
+    def get_queryset(self):
+        if not hasattr(self, "_bounded"):
+            full = super().get_queryset()
+            limit = self.get_limit()
+            self.total_count = full.count()
+            self._bounded = full[:limit]
+            self.shown_count = min(self.total_count, limit)
+        return self._bounded
 
 
 class InputFilter(admin.SimpleListFilter):
