@@ -7,11 +7,13 @@ Sliding window, approximated with two counters: the estimate is this window's co
 window's, weighted by how much of the previous window still overlaps the last ``duration`` seconds. Each
 request costs one ``get_many`` and one ``add``/``incr`` whatever the rate; DRF's ``SimpleRateThrottle``
 instead stores (and pickles) the timestamp of every request of the window, which at a high rate costs
-more than the request itself. Refused requests are not counted, so a client that backs off recovers.
+more than the request itself. With the cache stores refused requests are not counted, so a client that backs
+off recovers; the database store counts every request, refused ones too (``admit``).
 
 Counts live in the store ``THROTTLE_CACHE`` chooses: ``db`` (the default) keeps them in the database table
-``api_throttle_count``, so every worker and every machine shares one count, at two statements per request
-(one read of both windows, one upsert); ``redis://...`` and ``locmem`` use the ``throttle`` cache of
+``api_throttle_count``, so every worker and every machine shares one count, at one statement per request on
+PostgreSQL (``admit``: count it and read the windows; two on SQLite); ``redis://...`` and ``locmem`` use the
+``throttle`` cache of
 ``settings.CACHES`` (``locmem`` counts per process: tests, a single worker).
 
 Failed authentication is throttled per client address (``API_AUTH_FAILURE_RATE``, default ``30/min``):
@@ -72,50 +74,42 @@ class CacheStore:
 class DatabaseStore:
     """Counts in ``api_throttle_count``, shared by every process using the database (PostgreSQL, SQLite)."""
 
+    UPSERT = (
+        f"INSERT INTO {TABLE} (subject, hits, expires_at) VALUES (%s, 1, %s) ON CONFLICT (subject) DO UPDATE "
+        f"SET hits = CASE WHEN {TABLE}.expires_at > %s THEN {TABLE}.hits + 1 ELSE 1 END, "
+        "expires_at = excluded.expires_at RETURNING subject, hits"
+    )
+
+    @staticmethod
+    def _read(keys: list[str]) -> str:
+        return (
+            f"SELECT subject, hits FROM {TABLE} WHERE subject IN ({', '.join(['%s'] * len(keys))}) AND expires_at > %s"
+        )
+
     def counts(self, keys: list[str]) -> dict[str, int]:
         with connection.cursor() as cursor:
-            cursor.execute(
-                f"SELECT subject, hits FROM {TABLE} WHERE subject IN ({', '.join(['%s'] * len(keys))}) "
-                "AND expires_at > %s",
-                [*keys, int(time.time())],
-            )
+            cursor.execute(self._read(keys), [*keys, int(time.time())])
             return dict(cursor.fetchall())
 
     def bump(self, key: str, ttl: int) -> None:
-        now = int(time.time())
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"INSERT INTO {TABLE} (subject, hits, expires_at) VALUES (%s, 1, %s) ON CONFLICT (subject) DO UPDATE "
-                f"SET hits = CASE WHEN {TABLE}.expires_at > %s THEN {TABLE}.hits + 1 ELSE 1 END, "
-                "expires_at = excluded.expires_at",
-                [key, now + ttl, now],
-            )
-            if random.randrange(PRUNE_EVERY) == 0:
-                cursor.execute(f"DELETE FROM {TABLE} WHERE expires_at <= %s", [now])
+        self.bump_and_counts(key, ttl, [])
 
     def bump_and_counts(self, key: str, ttl: int, others: list[str]) -> dict[str, int]:
         """Count one for ``key`` and read ``others``: one statement on PostgreSQL (a data-modifying CTE), two
         elsewhere. The result has ``key``'s count after this one."""
         now = int(time.time())
-        upsert = (
-            f"INSERT INTO {TABLE} (subject, hits, expires_at) VALUES (%s, 1, %s) ON CONFLICT (subject) DO UPDATE "
-            f"SET hits = CASE WHEN {TABLE}.expires_at > %s THEN {TABLE}.hits + 1 ELSE 1 END, "
-            "expires_at = excluded.expires_at RETURNING subject, hits"
-        )
-        placeholders = ", ".join(["%s"] * len(others))
-        read = f"SELECT subject, hits FROM {TABLE} WHERE subject IN ({placeholders}) AND expires_at > %s"
         with connection.cursor() as cursor:
             if connection.vendor == "postgresql" and others:
                 cursor.execute(
-                    f"WITH bumped AS ({upsert}) SELECT * FROM bumped UNION ALL {read}",
+                    f"WITH bumped AS ({self.UPSERT}) SELECT * FROM bumped UNION ALL {self._read(others)}",
                     [key, now + ttl, now, *others, now],
                 )
                 found = dict(cursor.fetchall())
             else:
-                cursor.execute(upsert, [key, now + ttl, now])
+                cursor.execute(self.UPSERT, [key, now + ttl, now])
                 found = dict(cursor.fetchall())
                 if others:
-                    cursor.execute(read, [*others, now])
+                    cursor.execute(self._read(others), [*others, now])
                     found.update(cursor.fetchall())
             if random.randrange(PRUNE_EVERY) == 0:
                 cursor.execute(f"DELETE FROM {TABLE} WHERE expires_at <= %s", [now])
