@@ -33,6 +33,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from obligations.events import record_fulfillment, record_obligations, record_payouts
 from obligations.models import (
     AwardType,
     Fulfillment,
@@ -79,6 +80,7 @@ def obligations_transition(*, obligation_ids: Iterable[int], status: str, reason
                 )
             obligation.transition_to(status)
         _write_obligation_status(obligations, status)
+        record_obligations(f"obligation.{status}", obligations)
     return obligations
 
 
@@ -96,6 +98,7 @@ def obligation_manual_save(*, obligation: Obligation) -> Obligation:
     with transaction.atomic():
         if obligation._state.adding:
             obligation.save()
+            record_obligations("obligation.created", [obligation])
             return obligation
         current = Obligation.objects.select_for_update().get(pk=obligation.pk)
         if (
@@ -147,6 +150,8 @@ def fulfillment_generate(*, organization: Organization) -> Fulfillment | None:
                 obligation.payout = payout
                 obligation.modified_at = now
         Obligation.objects.bulk_update(obligations, ["payout", "modified_at"], batch_size=500)
+        record_fulfillment("fulfillment.created", fulfillment)
+        record_payouts("payout.created", payouts)
     return fulfillment
 
 
@@ -178,6 +183,7 @@ def _move_fulfillment(fulfillment: Fulfillment, target: str) -> None:
     fulfillment.transition_to(target)
     fulfillment.completed_at = timezone.now() if target == FulfillmentStatus.COMPLETE else None
     fulfillment.save(update_fields=["status", "completed_at", "modified_at"])
+    record_fulfillment("fulfillment.status_changed", fulfillment)
 
 
 def payout_mark_paid(*, payouts: Iterable[Payout | int], reason: str = "") -> list[Payout]:
@@ -197,6 +203,8 @@ def payout_mark_paid(*, payouts: Iterable[Payout | int], reason: str = "") -> li
         for obligation in obligations:
             obligation.transition_to(ObligationStatus.FULFILLED)
         _write_obligation_status(obligations, ObligationStatus.FULFILLED)
+        record_payouts("payout.paid", locked)
+        record_obligations("obligation.fulfilled", obligations)
         for fulfillment in fulfillments.values():
             _move_fulfillment(fulfillment, FulfillmentStatus.PROCESSING)
             if not fulfillment.payouts.filter(status=PayoutStatus.UNPAID).exists():
@@ -224,6 +232,8 @@ def payout_mark_unpaid(*, payouts: Iterable[Payout | int], reason: str = "") -> 
         for obligation in obligations:
             obligation.transition_to(ObligationStatus.APPROVED)
         _write_obligation_status(obligations, ObligationStatus.APPROVED)
+        record_payouts("payout.unpaid", locked)
+        record_obligations("obligation.approved", obligations)
         for fulfillment in fulfillments.values():
             _move_fulfillment(fulfillment, FulfillmentStatus.PROCESSING)
     return locked
@@ -251,6 +261,7 @@ def fulfillment_mark_failed(*, fulfillment: Fulfillment | int, reason: str = "")
         )
         Obligation.objects.filter(pk__in=obligation_ids).update(payout=None, modified_at=timezone.now())
         locked.save(update_fields=["status", "modified_at"])
+        record_fulfillment("fulfillment.status_changed", locked)
     return locked
 
 
