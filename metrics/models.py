@@ -54,11 +54,16 @@ class CreditRequest(models.Model):
 class MetricCredit(models.Model):
     """Points credited to a collaborator on one distributor, at one instant (read-only once written)."""
 
-    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    # Only the indexes the ledger's queries use (README "Write path"): organization and distributor lead the
+    # composite indexes below, and nothing looks credits up by metric type alone, so none of the three has
+    # its own. collaborator (cascades, the foreign key's checks) and request (replays) keep theirs.
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+", db_index=False)
     request = models.ForeignKey(CreditRequest, on_delete=models.PROTECT, related_name="credits")
-    distributor = models.ForeignKey(Distributor, on_delete=models.CASCADE, related_name="metric_credits")
+    distributor = models.ForeignKey(
+        Distributor, on_delete=models.CASCADE, related_name="metric_credits", db_index=False
+    )
     collaborator = models.ForeignKey(Collaborator, on_delete=models.CASCADE, related_name="metric_credits")
-    metric_type = models.SlugField(max_length=50)
+    metric_type = models.SlugField(max_length=50, db_index=False)
     quantity = models.PositiveIntegerField()
     points_per_unit = models.PositiveIntegerField()
     points = models.BigIntegerField()
