@@ -17,7 +17,6 @@ from collections.abc import Iterable
 
 from django.db import IntegrityError, transaction
 
-from distributions.events import DISTRIBUTION_CANCELLED, DISTRIBUTION_COMPLETED, record_distribution
 from distributions.models import Allocation, Distribution, DistributionStatus
 from distributions.selectors import distribution_missing_period, distribution_next_trigger
 from distributors.models import Distributor, DistributorStatus
@@ -81,7 +80,6 @@ def distribution_cancel_pending(*, distributor: Distributor) -> int:
     ):
         distribution.transition_to(DistributionStatus.CANCELLED)
         distribution.save(update_fields=["status", "modified_at"])
-        record_distribution(DISTRIBUTION_CANCELLED, distribution)
         cancelled += 1
     return cancelled
 
@@ -119,8 +117,6 @@ def distributions_follow_obligations(*, distribution_ids: Iterable[int]) -> None
         if distribution.status != target:
             distribution.transition_to(target)
             distribution.save(update_fields=["status", "modified_at"])
-            if target == DistributionStatus.COMPLETE:
-                record_distribution(DISTRIBUTION_COMPLETED, distribution)
 
 
 # --------------------------------------------------------------------------- use cases spanning the apps

@@ -60,11 +60,10 @@ Decisions, where the design is silent:
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from django.db import connection, transaction
@@ -73,15 +72,8 @@ from django.db.models.functions import Cast
 from django.utils import timezone
 
 from clock import iso_utc
-from collaborators.models import Collaborator, CollaboratorStatus
+from collaborators.models import CollaboratorStatus
 from distributions.engine.splits import TOP_N, ScoredCollaborator, Share, split_pool
-from distributions.events import (
-    DISTRIBUTION_COMPLETED,
-    DISTRIBUTION_TRIGGERED,
-    record_distribution,
-    record_trigger_rows,
-    record_trigger_rows_postgresql,
-)
 from distributions.models import Allocation, Distribution, DistributionStatus
 from distributions.selectors import distribution_next_trigger, distributions_due
 from distributors.models import Distributor, Eligibility, PoolResolver, RevenueEntry
@@ -226,24 +218,6 @@ def _postgresql_trigger_settings() -> Iterator[None]:
         yield
 
 
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while the plan is built (restored after, also on error).
-
-    Building a plan allocates a few objects per collaborator (rows, scored collaborators, shares) and frees
-    none of them until it is done, so the collector's passes, triggered by the allocation count alone, only
-    walk an ever larger heap to find nothing: about a quarter of the plan's CPU at 100,000 collaborators.
-    Nothing here makes reference cycles, so reference counting still frees everything as usual.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
 @dataclass(frozen=True)
 class PeriodPool:
     """The pool a period brings (rollover excluded) and how: ``fixed``, or ``percent_bp`` of ``revenue_entries``
@@ -290,11 +264,8 @@ def distribution_scores(
 ) -> list[ScoredCollaborator]:
     """Each eligible, active collaborator's non-zero score in (period_start, trigger_date], in one query.
 
-    Rows come back as plain tuples (no model instances), so 100 000 collaborators cost a few MB. On PostgreSQL
-    the query is written by hand (``_scores_postgresql``); elsewhere it is the ORM's.
+    Rows come back as plain tuples (no model instances), so 100 000 collaborators cost a few MB.
     """
-    if connection.vendor == "postgresql":
-        return _scores_postgresql(distributor=distributor, period_start=period_start, trigger_date=trigger_date)
     credits = MetricCredit.objects.filter(
         distributor_id=distributor.pk,
         credited_at__gt=period_start,
@@ -318,62 +289,6 @@ def distribution_scores(
     return [ScoredCollaborator(collaborator_id, score, first) for collaborator_id, score, first in rows]
 
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def _scores_postgresql(
-    *, distributor: Distributor, period_start: datetime, trigger_date: datetime
-) -> list[ScoredCollaborator]:
-    """``distribution_scores`` on PostgreSQL: the same rows as the ORM query, for a fraction of the CPU.
-
-    - The credits are aggregated first (one row per collaborator) and only those rows are joined to the
-      collaborators (active, of the organization, selected when the distributor says so), instead of joining
-      every credit: at 1,000,000 credits a tenth of the join.
-    - The first credit comes as epoch microseconds (``EXTRACT(EPOCH ...)`` is exact ``numeric`` in PostgreSQL
-      14+, which Django 5.2 requires), turned back into the same aware UTC datetime by integer arithmetic; the
-      driver's timestamp parsing (Django's time-zone loader, in Python) cost ~10 us a row. The cursor's rows
-      are plain tuples of ints (no ORM row conversion).
-    """
-    credit, collaborator = MetricCredit._meta, Collaborator._meta
-
-    def col(meta, name: str) -> str:
-        return connection.ops.quote_name(meta.get_field(name).column)
-
-    selected = ""
-    params: list[Any] = [distributor.pk, period_start, trigger_date, CollaboratorStatus.ACTIVE]
-    params.append(distributor.organization_id)
-    if distributor.eligibility == Eligibility.SELECTED:
-        through = Distributor.eligible_collaborators.through._meta
-        selected = (
-            f"AND EXISTS (SELECT 1 FROM {connection.ops.quote_name(through.db_table)} AS eligible "
-            f"WHERE eligible.{col(through, 'distributor')} = %s "
-            f"AND eligible.{col(through, 'collaborator')} = scores.collaborator_id)"
-        )
-        params.append(distributor.pk)
-    sql = f"""
-        SELECT scores.collaborator_id, scores.score, (EXTRACT(EPOCH FROM scores.first_at) * 1000000)::bigint
-        FROM (
-            SELECT {col(credit, "collaborator")} AS collaborator_id, SUM({col(credit, "points")})::bigint AS score,
-                   MIN({col(credit, "credited_at")}) AS first_at
-            FROM {connection.ops.quote_name(credit.db_table)}
-            WHERE {col(credit, "distributor")} = %s
-              AND {col(credit, "credited_at")} > %s AND {col(credit, "credited_at")} <= %s
-            GROUP BY {col(credit, "collaborator")}
-        ) AS scores
-        JOIN {connection.ops.quote_name(collaborator.db_table)} AS collaborator
-          ON collaborator.{col(collaborator, "id")} = scores.collaborator_id
-        WHERE collaborator.{col(collaborator, "status")} = %s
-          AND collaborator.{col(collaborator, "organization")} = %s
-          AND scores.score > 0
-          {selected}
-    """  # identifiers come from model metadata; every value is a parameter
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        rows = cursor.fetchall()
-    epoch, microseconds = _EPOCH, timedelta
-    return [ScoredCollaborator(cid, score, epoch + microseconds(microseconds=us)) for cid, score, us in rows]
-
-
 def distribution_plan(
     *,
     distributor: Distributor,
@@ -389,20 +304,20 @@ def distribution_plan(
     transaction (the trigger, whose write then runs under them too) or, called outside one (a dry run),
     in a transaction of their own.
     """
-    with _postgresql_trigger_settings(), _gc_paused():
+    with _postgresql_trigger_settings():
         period = distribution_period_pool_derivation(
             distributor=distributor, period_start=period_start, trigger_date=trigger_date
         )
         scored = distribution_scores(distributor=distributor, period_start=period_start, trigger_date=trigger_date)
-        pool = period.amount + rolled_over
-        top_n = distributor.distribution_resolver == TOP_N
-        result = split_pool(
-            pool,
-            scored,
-            resolver=distributor.distribution_resolver,
-            tie_policy=distributor.tie_policy,
-            weights=distributor.top_n_weights if top_n else (),
-        )
+    pool = period.amount + rolled_over
+    top_n = distributor.distribution_resolver == TOP_N
+    result = split_pool(
+        pool,
+        scored,
+        resolver=distributor.distribution_resolver,
+        tie_policy=distributor.tie_policy,
+        weights=distributor.top_n_weights if top_n else (),
+    )
     weights = tuple(distributor.top_n_weights) if top_n else None  # validated by split_pool
     carried_forward = result.unallocated if distributor.rollover_unearned else 0
     return DistributionPlan(
@@ -557,7 +472,7 @@ def _write_shares_bulk_create(*, plan: DistributionPlan, distribution_id: int, n
         for share in plan.shares
     )
     record_numerators = plan.storable_denominator is not None
-    allocations = Allocation.objects.bulk_create(
+    Allocation.objects.bulk_create(
         Allocation(
             organization_id=plan.organization_id,
             distribution_id=distribution_id,
@@ -572,7 +487,6 @@ def _write_shares_bulk_create(*, plan: DistributionPlan, distribution_id: int, n
         )
         for share, obligation in zip(plan.shares, obligations, strict=True)
     )
-    record_trigger_rows(organization_id=plan.organization_id, obligations=obligations, allocations=allocations)
 
 
 def _trace_fields(plan: DistributionPlan) -> dict[str, Any]:
@@ -600,8 +514,7 @@ def distribution_plan_write(*, distribution: Distribution, plan: DistributionPla
     """Write ``plan`` for the pending ``distribution`` and open the next period; return the new pending one.
 
     Call inside ``transaction.atomic`` with the distribution locked. The statement count is fixed: one
-    (PostgreSQL) or two batched (other databases) for the shares, as many for their events
-    (``distributions.events``), one update, one insert, and one or two for the distribution's events.
+    (PostgreSQL) or two batched (other databases) for the shares, one update, one insert.
     """
     if plan.distribution_id != distribution.pk or plan.trigger_date != distribution.trigger_date:
         raise ValueError(f"The plan of {plan.distribution_id} cannot be written to distribution {distribution.pk}.")
@@ -610,7 +523,6 @@ def distribution_plan_write(*, distribution: Distribution, plan: DistributionPla
     if plan.shares:
         if connection.vendor == "postgresql":
             _write_shares_postgresql(plan=plan, distribution_id=distribution.pk, now=now)
-            record_trigger_rows_postgresql(organization_id=plan.organization_id, distribution_id=distribution.pk)
         else:
             _write_shares_bulk_create(plan=plan, distribution_id=distribution.pk, now=now)
     updated = Distribution.objects.filter(pk=distribution.pk, status=DistributionStatus.PENDING).update(
@@ -631,9 +543,6 @@ def distribution_plan_write(*, distribution: Distribution, plan: DistributionPla
     distribution.triggered_at = distribution.modified_at = now
     for name, value in _trace_fields(plan).items():
         setattr(distribution, name, value)
-    record_distribution(DISTRIBUTION_TRIGGERED, distribution)
-    if plan.status == DistributionStatus.COMPLETE:
-        record_distribution(DISTRIBUTION_COMPLETED, distribution)
     return Distribution.objects.create(
         organization_id=plan.organization_id,
         distributor_id=plan.distributor_id,

@@ -54,16 +54,11 @@ class CreditRequest(models.Model):
 class MetricCredit(models.Model):
     """Points credited to a collaborator on one distributor, at one instant (read-only once written)."""
 
-    # Only the indexes the ledger's queries use (README "Write path"): organization and distributor lead the
-    # composite indexes below, and nothing looks credits up by metric type alone, so none of the three has
-    # its own. collaborator (cascades, the foreign key's checks) and request (replays) keep theirs.
-    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+", db_index=False)
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
     request = models.ForeignKey(CreditRequest, on_delete=models.PROTECT, related_name="credits")
-    distributor = models.ForeignKey(
-        Distributor, on_delete=models.CASCADE, related_name="metric_credits", db_index=False
-    )
+    distributor = models.ForeignKey(Distributor, on_delete=models.CASCADE, related_name="metric_credits")
     collaborator = models.ForeignKey(Collaborator, on_delete=models.CASCADE, related_name="metric_credits")
-    metric_type = models.SlugField(max_length=50, db_index=False)
+    metric_type = models.SlugField(max_length=50)
     quantity = models.PositiveIntegerField()
     points_per_unit = models.PositiveIntegerField()
     points = models.BigIntegerField()

@@ -38,7 +38,6 @@ from clock import iso_utc
 from collaborators.models import Collaborator, CollaboratorStatus
 from distributors.models import Distributor, MetricType
 from distributors.selectors import credit_targets, distributors_hold_for_credit
-from metrics.events import record_credits
 from metrics.models import MAX_CREDIT_QUANTITY, CreditRequest, MetricCredit
 from organizations.models import Organization
 
@@ -215,7 +214,6 @@ def _credit_write(
             )
             for target in targets
         )
-        record_credits(organization.pk, [(request, credits)])
     return CreditOutcome(request=request, credits=credits, replayed=False)
 
 

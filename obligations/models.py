@@ -49,22 +49,15 @@ class Obligation(LifecycleModelMixin, models.Model):
         }
     )
 
-    # No index on organization alone: the composite indexes below start with it.
-    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="obligations", db_index=False)
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="obligations")
     collaborator = models.ForeignKey(Collaborator, on_delete=models.PROTECT, related_name="obligations")
     value = models.BigIntegerField()
     units = models.CharField(max_length=16)
     status = models.CharField(max_length=16, choices=ObligationStatus.choices, default=ObligationStatus.PENDING)
     award_type = models.CharField(max_length=16, choices=AwardType.choices, default=AwardType.MANUAL)
     description = models.CharField(max_length=300, blank=True)
-    # Indexed only where set (``obligation_payout_idx``): a new obligation has none, so it costs no index entry.
     payout = models.ForeignKey(
-        "obligations.Payout",
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="obligations",
-        db_index=False,
+        "obligations.Payout", on_delete=models.SET_NULL, null=True, blank=True, related_name="obligations"
     )
     created_at = models.DateTimeField(auto_now_add=True)
     modified_at = models.DateTimeField(auto_now=True)
@@ -81,8 +74,6 @@ class Obligation(LifecycleModelMixin, models.Model):
         indexes = [
             models.Index(fields=["organization", "status", "id"], name="obligation_org_status_idx"),
             models.Index(fields=["organization", "collaborator", "id"], name="obligation_org_collab_idx"),
-            # A payout's obligations (paying, taking back, failing a fulfillment; the key's checks on delete).
-            models.Index(fields=["payout"], name="obligation_payout_idx", condition=Q(payout__isnull=False)),
         ]
 
     def __str__(self) -> str:

@@ -33,7 +33,6 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from obligations.events import record_fulfillment, record_obligations, record_payouts
 from obligations.models import (
     AwardType,
     Fulfillment,
@@ -80,7 +79,6 @@ def obligations_transition(*, obligation_ids: Iterable[int], status: str, reason
                 )
             obligation.transition_to(status)
         _write_obligation_status(obligations, status)
-        record_obligations(f"obligation.{status}", obligations)
     return obligations
 
 
@@ -98,7 +96,6 @@ def obligation_manual_save(*, obligation: Obligation) -> Obligation:
     with transaction.atomic():
         if obligation._state.adding:
             obligation.save()
-            record_obligations("obligation.created", [obligation])
             return obligation
         current = Obligation.objects.select_for_update().get(pk=obligation.pk)
         if (
@@ -150,8 +147,6 @@ def fulfillment_generate(*, organization: Organization) -> Fulfillment | None:
                 obligation.payout = payout
                 obligation.modified_at = now
         Obligation.objects.bulk_update(obligations, ["payout", "modified_at"], batch_size=500)
-        record_fulfillment("fulfillment.created", fulfillment)
-        record_payouts("payout.created", payouts)
     return fulfillment
 
 
@@ -183,7 +178,6 @@ def _move_fulfillment(fulfillment: Fulfillment, target: str) -> None:
     fulfillment.transition_to(target)
     fulfillment.completed_at = timezone.now() if target == FulfillmentStatus.COMPLETE else None
     fulfillment.save(update_fields=["status", "completed_at", "modified_at"])
-    record_fulfillment("fulfillment.status_changed", fulfillment)
 
 
 def payout_mark_paid(*, payouts: Iterable[Payout | int], reason: str = "") -> list[Payout]:
@@ -203,8 +197,6 @@ def payout_mark_paid(*, payouts: Iterable[Payout | int], reason: str = "") -> li
         for obligation in obligations:
             obligation.transition_to(ObligationStatus.FULFILLED)
         _write_obligation_status(obligations, ObligationStatus.FULFILLED)
-        record_payouts("payout.paid", locked)
-        record_obligations("obligation.fulfilled", obligations)
         for fulfillment in fulfillments.values():
             _move_fulfillment(fulfillment, FulfillmentStatus.PROCESSING)
             if not fulfillment.payouts.filter(status=PayoutStatus.UNPAID).exists():
@@ -232,8 +224,6 @@ def payout_mark_unpaid(*, payouts: Iterable[Payout | int], reason: str = "") -> 
         for obligation in obligations:
             obligation.transition_to(ObligationStatus.APPROVED)
         _write_obligation_status(obligations, ObligationStatus.APPROVED)
-        record_payouts("payout.unpaid", locked)
-        record_obligations("obligation.approved", obligations)
         for fulfillment in fulfillments.values():
             _move_fulfillment(fulfillment, FulfillmentStatus.PROCESSING)
     return locked
@@ -261,7 +251,6 @@ def fulfillment_mark_failed(*, fulfillment: Fulfillment | int, reason: str = "")
         )
         Obligation.objects.filter(pk__in=obligation_ids).update(payout=None, modified_at=timezone.now())
         locked.save(update_fields=["status", "modified_at"])
-        record_fulfillment("fulfillment.status_changed", locked)
     return locked
 
 
