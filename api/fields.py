@@ -11,8 +11,10 @@ fields' loading is applied:
 - ``computed``: derived in Python from other columns of the row (``requires``) and the request context.
 
 Rows are the plain dicts of ``.values()``, keyed by API names in SQL, never built through DRF serializers,
-and a list costs the same number of queries for a page of 1 as for a page of 100:
-the page query (which also carries the total, ``COUNT(*) OVER ()``) plus one per selected batched field.
+and a list costs the same number of queries for a page of 1 as for a page of 100, and at offset 0 as at a
+deep offset: the page query (the page's ids chosen by a subquery on the filtered rows alone, the fields
+loaded for those ids only), the bounded total (``api.pagination.bounded_total``, when the page does not tell
+it) and one query per selected batched field.
 An ``annotated`` field's expression is built by its (cached) factory; ``annotate()`` resolves a copy.
 
 The DRF serializer ``FieldSet.schema_serializer`` is derived from the same declarations and used only to
@@ -26,12 +28,11 @@ from datetime import datetime
 from functools import cached_property
 from typing import Any
 
-from django.db.models import Count, Expression, F, QuerySet, Window
+from django.db.models import Expression, F, QuerySet
 from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
 
 INCLUDE_EXTENDED = "extended"
-TOTAL_ALIAS = "api_total_count"
 CORE_NOTE = "Core: returned by default, or when named in `fields`."
 EXTENDED_NOTE = "Extended: returned only when named in `fields` or with `include=extended`."
 
@@ -106,29 +107,30 @@ class Selection:
 
     def fetch(self, queryset: QuerySet, context: ResolveContext) -> list[dict]:
         """Run the query (``queryset`` already filtered, ordered and sliced) and build the API rows."""
-        return self._build(self._rows(queryset), context, with_total=False)
+        return self._build(self._rows(queryset), context)
 
-    def fetch_page(self, queryset: QuerySet, start: int, stop: int, context: ResolveContext) -> tuple[list[dict], int]:
-        """One page of ``queryset`` (filtered and ordered) and the total number of rows matching it.
+    def fetch_page(
+        self, queryset: QuerySet, page_ids: QuerySet, ordering: Sequence[str], context: ResolveContext, *, number: int
+    ) -> tuple[list[dict], bool]:
+        """The first ``number`` rows of ``queryset`` (filtered) whose ids are ``page_ids``, in ``ordering``, and
+        whether more came back (``page_ids`` reads one row beyond the page to tell that a next page exists).
 
-        The total rides on the page query as ``COUNT(*) OVER ()`` (computed after WHERE, before LIMIT), so a
-        list is one round trip plus one per batched field. Only a page past the end, which has no row to
-        carry it, costs a separate ``COUNT``.
+        ``page_ids`` is the page chosen on the filtered rows alone (``api.pagination.page_ids``: ids only, no
+        join, no annotation); it becomes a subquery (``WHERE id IN (SELECT id ... LIMIT n OFFSET m)``) of the one
+        query that loads the selected fields, so joins and annotations run for the page's rows only, whatever
+        the offset. The list's filters are applied again to those rows (cheap, and it keeps this query as
+        scoped as the list); batched fields load for the returned rows only.
         """
-        rows = self._rows(queryset[start:stop], with_total=True)
-        # Past the end (or nothing at all) no row carries the total.
-        total = rows[0][TOTAL_ALIAS] if rows else (queryset.count() if start else 0)
-        return self._build(rows, context, with_total=True), total
+        rows = self._rows(queryset.filter(pk__in=page_ids).order_by(*ordering))
+        return self._build(rows[:number], context), len(rows) > number
 
-    def _rows(self, queryset: QuerySet, *, with_total: bool = False) -> list[dict]:
+    def _rows(self, queryset: QuerySet) -> list[dict]:
         expressions = {name: F(source) for name, source in self.aliased}
         expressions.update((f.name, f.annotation()) for f in self.annotated)
-        if with_total:
-            expressions[TOTAL_ALIAS] = Window(Count("pk"))
         return list(queryset.values(*self.plain, *self.hidden, **expressions))
 
-    def _build(self, rows: list[dict], context: ResolveContext, *, with_total: bool) -> list[dict]:
-        drop = (*self.hidden, TOTAL_ALIAS) if with_total else self.hidden
+    def _build(self, rows: list[dict], context: ResolveContext) -> list[dict]:
+        drop = self.hidden
         if not rows or not (self.batched or self.computed or drop):
             return rows
         loaded = {f.name: (f.loader([row["id"] for row in rows], context), f.missing) for f in self.batched}
@@ -145,9 +147,11 @@ class Selection:
 class FieldSet:
     """The fields of one endpoint, in output order. ``id`` must be the first, core field."""
 
-    def __init__(self, name: str, fields: Iterable[ApiField]):
+    def __init__(self, name: str, fields: Iterable[ApiField], *, refused: dict[str, str] | None = None):
         self.name = name
         self.fields = tuple(fields)
+        # Names this endpoint knows but will not serve, each with the reason a 400 gives (``without``).
+        self.refused = dict(refused or {})
         self.by_name = {f.name: f for f in self.fields}
         assert len(self.by_name) == len(self.fields), f"{name}: duplicate field names"
         assert self.fields and self.fields[0].name == "id" and not self.fields[0].extended, f"{name}: id first"
@@ -167,7 +171,15 @@ class FieldSet:
     def extended_with(self, *fields: ApiField) -> "FieldSet":
         """The same object with ``fields`` appended: how a higher app adds what only it can load (the
         distributions app adds a distributor's open period) without the lower app importing it."""
-        return FieldSet(self.name, (*self.fields, *fields))
+        return FieldSet(self.name, (*self.fields, *fields), refused=self.refused)
+
+    def without(self, reasons: dict[str, str]) -> "FieldSet":
+        """The same object without the fields named in ``reasons``: ``?fields=`` naming one is a 400 on
+        ``fields`` with its reason, and ``?include=extended`` leaves them out (how a list refuses what only a
+        detail serves, e.g. a distribution's embedded ``allocations``)."""
+        assert set(reasons) <= set(self.by_name), f"{self.name}: unknown fields {set(reasons) - set(self.by_name)}"
+        kept = [f for f in self.fields if f.name not in reasons]
+        return FieldSet(self.name, kept, refused={**self.refused, **reasons})
 
     def select(self, query_params) -> Selection:
         """The selection asked for by ``?fields=`` and ``?include=``; a 400 naming the valid values otherwise."""
@@ -178,6 +190,9 @@ class FieldSet:
         requested = [v.strip() for raw in query_params.getlist("fields") for v in raw.split(",")]
         if "" in requested:  # ``fields=`` or ``fields=a,,b``: the schema's enum has no empty name
             raise ValidationError({"fields": [f"Empty field name. Valid fields: {', '.join(self.names)}."]})
+        refused = [name for name in requested if name in self.refused]
+        if refused:
+            raise ValidationError({"fields": [self.refused[name] for name in dict.fromkeys(refused)]})
         unknown = [name for name in requested if name not in self.by_name]
         if unknown:
             raise ValidationError(
@@ -185,6 +200,7 @@ class FieldSet:
                     "fields": [
                         f"Unknown field{'s' if len(unknown) > 1 else ''} {', '.join(repr(n) for n in unknown)}. "
                         f"Valid fields: {', '.join(self.names)}."
+                        + (f" Not served here: {', '.join(self.refused)}." if self.refused else "")
                     ]
                 }
             )

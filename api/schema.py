@@ -1,8 +1,9 @@
 """OpenAPI (drf-spectacular) for the tenant viewsets, generated from the same declarations that serve them.
 
 - Response objects come from each endpoint's ``FieldSet`` (core fields required, extended optional).
-- ``fields``/``include`` on list and retrieve; ``orderBy`` (enum)/``order`` on lists; filters come from the
-  django-filter ``FilterSet`` and ``number``/``offset`` from the paginator.
+- ``fields``/``include`` on list and retrieve (a list's enum is the fields it serves); ``orderBy``
+  (enum)/``order`` on lists (``list`` and the view's ``list_actions``); filters come from the django-filter
+  ``FilterSet`` and ``number``/``offset``/``after`` from the paginator.
 - List responses document ``X-Total-Count`` and ``Link``; 401 documents ``WWW-Authenticate``, 429
   ``Retry-After``; every operation lists its error responses with the one error shape.
 - The bearer scheme is declared by an authentication extension for ``ApiKeyAuthentication``.
@@ -15,6 +16,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 
 from api.errors import ErrorSerializer
+from api.pagination import TOTAL_COUNT_CAP
 
 ERROR_DESCRIPTIONS = {
     400: "Invalid parameters or body: `errors` names each failing input by its API name.",
@@ -62,22 +64,26 @@ class TenantAutoSchema(AutoSchema):
     def _action(self) -> str | None:
         return getattr(self.view, "action", None)
 
+    def _is_paged_list(self) -> bool:
+        return self._action() in getattr(self.view, "list_actions", ("list",))
+
     def get_override_parameters(self):
         parameters = list(super().get_override_parameters())
         action = self._action()
-        fieldset = getattr(self.view, "fieldset", None)
-        if fieldset is not None and action in ("list", "retrieve"):
+        selectable = getattr(self.view, "selectable_fields", None)
+        fieldset = selectable() if selectable is not None else getattr(self.view, "fieldset", None)
+        if fieldset is not None and (action == "retrieve" or self._is_paged_list()):
             parameters += _field_parameters(fieldset)
-        if action == "list":
+        if self._is_paged_list():
             parameters += _list_parameters(self.view)
         return parameters + _error_header_parameters()
 
     def _error_codes(self) -> tuple[int, ...]:
         action = self._action()
         codes = [401, 403, 429]
-        if action in ("list", "retrieve") or self.method != "GET":
+        if action == "retrieve" or self._is_paged_list() or self.method != "GET":
             codes.append(400)
-        if action == "retrieve":
+        if action == "retrieve" or (self._is_paged_list() and getattr(self.view, "detail", False)):
             codes.append(404)
         return tuple(sorted(codes))
 
@@ -94,7 +100,7 @@ class TenantAutoSchema(AutoSchema):
 
 
 def _field_parameters(fieldset) -> list[OpenApiParameter]:
-    """``fields`` and ``include`` (list and retrieve)."""
+    """``fields`` and ``include`` (list and retrieve); ``fieldset`` is what the operation serves."""
     return [
         OpenApiParameter(
             "fields",
@@ -103,7 +109,8 @@ def _field_parameters(fieldset) -> list[OpenApiParameter]:
             explode=False,
             description="Comma-separated fields to return (`id` is always returned). Default: the core "
             f"fields ({', '.join(fieldset.core_names)}). Extended fields: "
-            f"{', '.join(fieldset.extended_names)}. An unknown or empty name is a 400 listing the valid ones.",
+            f"{', '.join(fieldset.extended_names) or 'none'}. An unknown or empty name is a 400 listing the valid "
+            "ones." + "".join(f" `{name}` is a 400 here: {reason}" for name, reason in fieldset.refused.items()),
         ),
         OpenApiParameter(
             "include",
@@ -134,18 +141,21 @@ def _list_parameters(view) -> list[OpenApiParameter]:
         ),
         OpenApiParameter(
             "X-Total-Count",
-            OpenApiTypes.INT,
+            {"type": "string", "pattern": r"^[0-9]+\+?$"},
             location=OpenApiParameter.HEADER,
             response=[200],
-            description="Number of rows matching the filters, regardless of the page.",
+            description="Number of rows matching the filters, regardless of the page and of `after`: exact up "
+            f"to {TOTAL_COUNT_CAP}, `{TOTAL_COUNT_CAP}+` when more match (counting stops there, so a page never "
+            "costs a scan of the whole list).",
         ),
         OpenApiParameter(
             "Link",
             OpenApiTypes.STR,
             location=OpenApiParameter.HEADER,
             response=[200],
-            description='RFC 8288 links to the neighbouring pages: `<url>; rel="next"`, `<url>; rel="prev"` '
-            "(each only when that page exists).",
+            description='RFC 8288 links: `<url>; rel="next"` when another row follows, always a cursor '
+            '(`after=<the last id of this page>`, no `offset`); `<url>; rel="prev"` when the request has an '
+            "`offset` (a page reached by `after` alone has none).",
         ),
     ]
 

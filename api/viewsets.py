@@ -12,11 +12,15 @@ Tenancy (PostHog style: owned by the base class, not remembered by each endpoint
 - Without an authenticated key there is no queryset at all (``NotAuthenticated``), except the empty one
   drf-spectacular gets while it introspects the views.
 
-Lists: ``?fields=``/``?include=`` (``api.fields``), the endpoint's django-filter ``FilterSet``,
+Lists (``list`` and the actions in ``list_actions``): ``?fields=``/``?include=`` (``api.fields``; a list may
+serve fewer fields than its detail, ``list_fieldset``), the endpoint's django-filter ``FilterSet``,
 ``orderBy`` (one of ``ordering_fields``, default ``default_ordering``) with ``order`` ``ASC``/``DESC``
-(case-insensitive, default ``DESC``) and ``id`` as the final tie-breaker, then ``number``/``offset``
+(case-insensitive, default ``DESC``) and ``id`` as the final tie-breaker, then ``number``/``offset``/``after``
 (``api.pagination``). Every parameter is validated before the list runs a query; all bad parameters are
-reported together in one 400.
+reported together in one 400. A page is one query for its rows (ids chosen on the filtered rows, fields
+loaded for those ids only), one bounded count for ``X-Total-Count`` unless the page itself tells the total
+(a first page that is also the last), and one per selected batched field: the same for a page of 1 and of
+100, at offset 0 and at a deep offset or cursor.
 """
 
 import functools
@@ -34,7 +38,7 @@ from rest_framework.viewsets import GenericViewSet
 from api.authentication import ApiKeyAuthentication
 from api.fields import FieldSet, ResolveContext
 from api.filters import ApiFilterSet
-from api.pagination import NumberOffsetPagination
+from api.pagination import NumberOffsetPagination, Total, bounded_total, page_ids
 from api.permissions import HasApiKeyScope
 from api.schema import TenantAutoSchema
 from api.throttling import ApiKeyRateThrottle
@@ -92,7 +96,7 @@ def _collect(errors: dict, parse):
 
 
 FIELD_PARAMS = ("fields", "include")
-LIST_PARAMS = ("orderBy", "order", "number", "offset")
+LIST_PARAMS = ("orderBy", "order", "number", "offset", "after")
 
 
 class TenantReadOnlyViewSet(GenericViewSet):
@@ -107,6 +111,10 @@ class TenantReadOnlyViewSet(GenericViewSet):
     lookup_value_regex = r"[0-9]{1,18}"  # ids fit a bigint; longer is no route (404), never a DB error
 
     fieldset: ClassVar[FieldSet]
+    # What ``list`` serves when it serves less than the detail (``FieldSet.without``); None: ``fieldset``.
+    list_fieldset: ClassVar[FieldSet | None] = None
+    # The actions that are paged lists (``paged_list``): their parameters are checked and documented as a list's.
+    list_actions: ClassVar[frozenset[str]] = frozenset({"list"})
     organization_field: ClassVar[str] = "organization"
     ordering_fields: ClassVar[dict[str, str]] = {"id": "id"}
     default_ordering: ClassVar[str] = "id"
@@ -154,6 +162,12 @@ class TenantReadOnlyViewSet(GenericViewSet):
     def get_serializer_class(self):
         return self.fieldset.schema_serializer
 
+    def selectable_fields(self) -> FieldSet:
+        """The fields ``?fields=``/``?include=`` choose from for the current action."""
+        if self.action == "list" and self.list_fieldset is not None:
+            return self.list_fieldset
+        return self.fieldset
+
     def resolve_context(self) -> ResolveContext:
         organization_id = _organization_id(self)
         if organization_id is None:
@@ -191,7 +205,7 @@ class TenantReadOnlyViewSet(GenericViewSet):
         """The query parameters the current action understands (``None``: not checked, for custom actions
         that declare none). Anything else is a 400 naming the valid ones: a typo such as
         ``collaboratorID`` must not silently return every row."""
-        if self.action == "list":
+        if self.action in self.list_actions:
             filters = set(getattr(self.filterset_class, "base_filters", {}) or {})
             return {*FIELD_PARAMS, *LIST_PARAMS, *filters}
         if self.action == "retrieve":
@@ -209,15 +223,25 @@ class TenantReadOnlyViewSet(GenericViewSet):
             raise ValidationError({name: [f"Unknown query parameter. Valid parameters: {valid}."] for name in unknown})
 
     def list(self, request, *args, **kwargs):
+        return self.paged_list(request)
+
+    def paged_list(self, request, rows: QuerySet | None = None) -> Response:
+        """One page of ``rows`` (default: ``get_queryset()``, the tenant's rows), filtered, ordered and paged
+        by the request, with ``X-Total-Count`` and ``Link``. ``rows`` given by an action is scoped all the same."""
         errors: dict = {}
-        selection = _collect(errors, lambda: self.fieldset.select(request.query_params))
+        rows = self.get_queryset() if rows is None else _scoped(self, rows)
+        selection = _collect(errors, lambda: self.selectable_fields().select(request.query_params))
         page = _collect(errors, lambda: self.paginator.parse(request))
         ordering = _collect(errors, lambda: self.ordering(request))
-        queryset = _collect(errors, lambda: self.filter_queryset(self.get_queryset()))
+        queryset = _collect(errors, lambda: self.filter_queryset(rows))
         if errors:
             raise ValidationError(errors)
-        rows, total = selection.fetch_page(queryset.order_by(*ordering), page.offset, page.stop, self.resolve_context())
-        return Response(rows, headers=self.paginator.headers(request, page, total))
+        ids = page_ids(queryset, page, ordering, cursor_rows=rows)
+        found, more = selection.fetch_page(queryset, ids, ordering, self.resolve_context(), number=page.number)
+        whole = page.offset == 0 and page.after is None and not more  # the list is this page: nothing to count
+        total = Total(len(found)) if whole else bounded_total(queryset)
+        headers = self.paginator.headers(request, page, total, next_after=found[-1]["id"] if more else None)
+        return Response(found, headers=headers)
 
     def retrieve(self, request, *args, **kwargs):
         selection = self.fieldset.select(request.query_params)

@@ -85,8 +85,13 @@ SIZES = {  # main engine size, extra scaling sizes, tie-break check size, bench/
         "api": ["--requests", "3000", "--rounds", "3"],
         "credits": 3_000,
         "standings": 100_000,
-        "repeat": 3,
+        "repeat": 5,
         "part_timeout": 900,
+        "batch_seconds": 20,
+        "heartbeat": {"periods": 20, "rate": 50.0},
+        "reads_obligations": 100_000,
+        "engine_1m": 1_000_000,
+        "engine_1m_timeout": 1800,
     },
     "quick": {
         "main": 10_000,
@@ -97,10 +102,39 @@ SIZES = {  # main engine size, extra scaling sizes, tie-break check size, bench/
         "standings": 10_000,
         "repeat": 1,
         "part_timeout": 60,
+        "batch_seconds": 5,
+        "heartbeat": {"periods": 20, "rate": 50.0},
+        "reads_obligations": 10_000,
+        "engine_1m": None,
+        "engine_1m_timeout": None,
     },
 }
 
 GOALS = {"engine_vs_sql_ratio": 2.0, "api_vs_baseline_ratio": 0.5, "credits_lost": 0}
+# The targets of the "hold up under real traffic" work: (key, comparison, bound).
+TARGETS = (
+    ("engine_cpu_vs_sql_cpu_ratio", "<=", 1.15),
+    ("engine_1m_seconds", "<=", 60.0),
+    ("engine_1m_peak_rss_mb", "<=", 1024.0),
+    ("batch_credit_rps", ">=", 10_000.0),
+    ("batch_credits_lost", "==", 0),
+    ("batch_credits_doubled", "==", 0),
+    ("single_credit_rps", ">=", 250.0),
+    ("api_deep_page_ms", "<=", 10.0),
+    ("heartbeat_under_load_triggered", "==", 20),
+)
+
+
+# The engine part's figures copied to results.json (see part_engine).
+ENGINE_KEYS = (
+    "engine_seconds", "engine_best_seconds", "engine_cpu_seconds", "engine_client_cpu_seconds",
+    "engine_backend_cpu_seconds", "engine_runs", "engine_runs_seconds", "engine_sql_statements",
+    "engine_peak_rss_mb", "engine_phases_seconds", "sql_baseline_seconds", "sql_baseline_best_seconds",
+    "sql_baseline_cpu_seconds", "sql_baseline_client_cpu_seconds", "sql_baseline_backend_cpu_seconds",
+    "sql_baseline_runs", "sql_baseline_runs_seconds", "sql_baseline_statements", "sql_baseline_phases_seconds",
+    "sql_baseline_matches_engine", "pairs", "pair_orders", "engine_vs_sql_ratio", "engine_vs_sql_pair_ratios",
+    "engine_cpu_vs_sql_cpu_ratio", "engine_cpu_vs_sql_cpu_pair_ratios",
+)  # fmt: skip
 
 
 class BenchFailure(Exception):
@@ -215,46 +249,82 @@ def part_engine(pg: str, database: str, collaborators: int, repeat: int, timeout
                 f"(collaborator, engine value/score/rank, now value/score/rank): {differences}"
             )
 
-    # Engine and SQL alternate (E B E B ...), each on the data at rest (engine.reset: delete, VACUUM ANALYZE,
-    # CHECKPOINT), so both see the same load; every trigger's rows are checked against the first one's.
+    # Same-run pairs: each pair triggers the engine and the SQL baseline on identical data, one after the other,
+    # the order alternating from pair to pair (E B, B E, E B, ...) so neither always runs first; every trigger
+    # starts from the data at rest (engine.reset: delete, VACUUM ANALYZE, CHECKPOINT) and its rows are checked
+    # against the engine's first trigger.
     engine_runs, baseline_runs, engine_sum = [], [], None
-    for attempt in range(repeat):
-        if attempt:
-            engine.reset()
-        engine_runs.append(measure_engine())
-        if engine_sum is None:
-            engine_sum = sql_baseline.share_checksum(url, distribution_id)
-            if engine_sum["total"] != pool or engine_sum["allocations"] != engine_sum["obligations"]:
-                raise BenchFailure(f"the engine's shares do not add up: {engine_sum} (pool {pool})")
-            sql_baseline.keep_shares(url, distribution_id)
-        else:
-            compare(engine_sum, sql_baseline.share_checksum(url, distribution_id), "an engine re-run")
-        engine.reset()
-        baseline_runs.append(sql_baseline.trigger_with_sql(url, distribution_id, trigger_settings))
-        compare(engine_sum, sql_baseline.share_checksum(url, distribution_id), "the SQL baseline")
+    fresh = True  # the data as built (settled): nothing to undo before the first trigger
+    for pair in range(repeat):
+        for which in ("engine", "sql") if pair % 2 == 0 else ("sql", "engine"):
+            if not fresh:
+                engine.reset()
+            fresh = False
+            if which == "engine":
+                engine_runs.append(measure_engine())
+                if engine_sum is None:
+                    engine_sum = sql_baseline.share_checksum(url, distribution_id)
+                    if engine_sum["total"] != pool or engine_sum["allocations"] != engine_sum["obligations"]:
+                        raise BenchFailure(f"the engine's shares do not add up: {engine_sum} (pool {pool})")
+                    sql_baseline.keep_shares(url, distribution_id)
+                else:
+                    compare(engine_sum, sql_baseline.share_checksum(url, distribution_id), "an engine re-run")
+            else:
+                baseline_runs.append(sql_baseline.trigger_with_sql(url, distribution_id, trigger_settings))
+                compare(engine_sum, sql_baseline.share_checksum(url, distribution_id), "the SQL baseline")
 
+    def median(values):
+        values = [v for v in values if v is not None]
+        return round(statistics.median(values), 3) if values else None
+
+    def run_figures(run: dict, wall_key: str) -> dict:
+        return {
+            "wall_seconds": round(run[wall_key], 3),
+            "client_cpu_seconds": run.get("client_cpu_seconds"),
+            "backend_cpu_seconds": run.get("backend_cpu_seconds"),
+            "parallel_worker_cpu_seconds": run.get("parallel_worker_cpu_seconds"),
+            "cpu_seconds": run.get("cpu_seconds"),
+        }
+
+    pairs = list(zip(engine_runs, baseline_runs, strict=True))
+    wall_ratios = [round(e["wall_seconds"] / b["seconds"], 3) for e, b in pairs]
+    cpu_ratios = [
+        round(e["cpu_seconds"] / b["cpu_seconds"], 3) if e.get("cpu_seconds") and b.get("cpu_seconds") else None
+        for e, b in pairs
+    ]
     best = min(engine_runs, key=lambda run: run["wall_seconds"])
-    best.pop("statement_list", None)
+    for run in engine_runs:
+        run.pop("statement_list", None)
     return {
         "collaborators": collaborators,
         "credits": credits,
         "build_seconds": round(build_seconds, 1),
-        "engine_seconds": best["wall_seconds"],
+        "pairs": len(pairs),
+        "pair_orders": ["EB" if i % 2 == 0 else "BE" for i in range(len(pairs))],
+        "engine_seconds": median(run["wall_seconds"] for run in engine_runs),
+        "engine_best_seconds": best["wall_seconds"],
+        "engine_cpu_seconds": median(run.get("cpu_seconds") for run in engine_runs),
+        "engine_client_cpu_seconds": median(run.get("client_cpu_seconds") for run in engine_runs),
+        "engine_backend_cpu_seconds": median(run.get("backend_cpu_seconds") for run in engine_runs),
+        "engine_runs": [run_figures(run, "wall_seconds") for run in engine_runs],
         "engine_runs_seconds": [run["wall_seconds"] for run in engine_runs],
         "engine_sql_statements": best["statements"],
-        "engine_peak_rss_mb": best["peak_rss_mb"],
+        "engine_peak_rss_mb": max(run["peak_rss_mb"] for run in engine_runs),
         "engine_rss_before_trigger_mb": best.get("rss_before_trigger_mb"),
         "engine_phases_seconds": best.get("phases_seconds"),
-        "sql_baseline_seconds": round(min(run["seconds"] for run in baseline_runs), 3),
-        "engine_vs_sql_ratio_median_pair": round(
-            statistics.median(
-                e["wall_seconds"] / b["seconds"] for e, b in zip(engine_runs, baseline_runs, strict=True)
-            ),
-            2,
-        ),
+        "sql_baseline_seconds": median(run["seconds"] for run in baseline_runs),
+        "sql_baseline_best_seconds": round(min(run["seconds"] for run in baseline_runs), 3),
+        "sql_baseline_cpu_seconds": median(run.get("cpu_seconds") for run in baseline_runs),
+        "sql_baseline_client_cpu_seconds": median(run.get("client_cpu_seconds") for run in baseline_runs),
+        "sql_baseline_backend_cpu_seconds": median(run.get("backend_cpu_seconds") for run in baseline_runs),
+        "sql_baseline_runs": [run_figures(run, "seconds") for run in baseline_runs],
         "sql_baseline_runs_seconds": [round(run["seconds"], 3) for run in baseline_runs],
         "sql_baseline_statements": baseline_runs[0]["statements"],
         "sql_baseline_phases_seconds": min(baseline_runs, key=lambda run: run["seconds"])["phases_seconds"],
+        "engine_vs_sql_ratio": median(wall_ratios),
+        "engine_vs_sql_pair_ratios": wall_ratios,
+        "engine_cpu_vs_sql_cpu_ratio": median(cpu_ratios),
+        "engine_cpu_vs_sql_cpu_pair_ratios": cpu_ratios,
         "allocations": engine_sum["allocations"],
         "shares_md5": engine_sum["rows_md5"],
         "sql_baseline_matches_engine": True,
@@ -416,10 +486,101 @@ def part_credits(pg: str, requests: int, time_limit: float) -> dict:
     from bench.credits import run_credit_load
 
     url = create_database(pg, PREFIX + "credits", TEMPLATE)
-    return run_credit_load(url, requests=requests, clients=8, time_limit=time_limit)
+    result = run_credit_load(url, requests=requests, clients=8, time_limit=time_limit)
+    result["single_credit_rps"] = result["credit_rps"]
+    return result
+
+
+def part_batch(pg: str, seconds: float) -> dict:
+    from bench.credits import run_batch_credit_load
+
+    url = create_database(pg, PREFIX + "batch", TEMPLATE)
+    return run_batch_credit_load(url, clients=4, batch=1000, seconds=seconds)
+
+
+def part_heartbeat(pg: str, periods: int, rate: float) -> dict:
+    from bench.heartbeat import run_heartbeat_under_load
+
+    url = create_database(pg, PREFIX + "heartbeat", TEMPLATE)
+    return run_heartbeat_under_load(url, periods=periods, rate=rate)
+
+
+def part_reads(pg: str, obligations: int) -> dict:
+    """The reads helpers of ``bench/api.py`` (``measure_deep_page``, ``measure_allocations_page``): server time
+    of a list page at offset ``obligations - 100`` of ``obligations`` obligations, and of an allocations page;
+    a function not there yet is reported as not available."""
+    from bench import api
+
+    result: dict = {}
+    for key, name in (
+        ("api_deep_page_ms", "measure_deep_page"),
+        ("api_allocations_page_ms", "measure_allocations_page"),
+    ):
+        function = getattr(api, name, None)
+        if function is None:
+            result[key] = None
+            result[f"{key}_status"] = f"not available: bench/api.py has no {name}() yet"
+            continue
+        database = f"{PREFIX}{name}"
+        url = create_database(pg, database, TEMPLATE)
+        figures = function(url, obligations=obligations)
+        result[key] = figures.pop("ms") if isinstance(figures, dict) else figures
+        if isinstance(figures, dict):
+            result.update({f"{key}_{k}": v for k, v in figures.items()})
+        result[f"{key}_status"] = "ok"
+    return result
+
+
+def part_engine_1m(pg: str, database: str, collaborators: int, timeout: float) -> dict:
+    """``run_distributions`` on one distribution of ``collaborators`` collaborators and 10x credits: wall and CPU
+    seconds, peak RSS (one trigger, in a fresh process; the data built by the server, see engine.build)."""
+    from bench import engine
+
+    url = create_database(pg, database, TEMPLATE)
+    engine._django(url)
+    started = time.perf_counter()
+    distributor_id = engine.build(collaborators, collaborators * CREDITS_PER_COLLABORATOR)
+    build_seconds = time.perf_counter() - started
+    child = subprocess.run(
+        [sys.executable, engine.__file__, "--measure", str(distributor_id), "--database-url", url],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    if child.returncode != 0:
+        raise BenchFailure(f"bench/engine.py --measure failed:\n{child.stdout[-2000:]}\n{child.stderr[-4000:]}")
+    run = json.loads(child.stdout.strip().splitlines()[-1])
+    if run["allocations"] != collaborators or run["allocations_total"] != engine.POOL:
+        raise BenchFailure(f"1M trigger: {run['allocations']} allocations totalling {run['allocations_total']}")
+    return {
+        "engine_1m_collaborators": collaborators,
+        "engine_1m_credits": collaborators * CREDITS_PER_COLLABORATOR,
+        "engine_1m_build_seconds": round(build_seconds, 1),
+        "engine_1m_seconds": run["wall_seconds"],
+        "engine_1m_cpu_seconds": run["cpu_seconds"],
+        "engine_1m_client_cpu_seconds": run["client_cpu_seconds"],
+        "engine_1m_backend_cpu_seconds": run["backend_cpu_seconds"],
+        "engine_1m_peak_rss_mb": run["peak_rss_mb"],
+        "engine_1m_rss_before_trigger_mb": run["rss_before_trigger_mb"],
+        "engine_1m_phases_seconds": run["phases_seconds"],
+        "engine_1m_sql_statements": run["statements"],
+    }
 
 
 # --------------------------------------------------------------------------- orchestration
+
+
+def absorb(results: dict, failures: list[str], part: dict, prefix: str) -> None:
+    """Copy a part's figures into the results (its load average as ``<prefix>_load_avg``), or its error."""
+    if "error" in part:
+        results[f"{prefix}_error"] = part["error"]
+        failures.append(part["error"])
+        return
+    part[f"{prefix}_load_avg"] = part.pop("load_avg")
+    part[f"{prefix}_load_avg_end"] = part.pop("load_avg_end")
+    part[f"{prefix}_part_seconds"] = part.pop("part_seconds")
+    results.update(part)
 
 
 def run_part(name: str, args: dict, timeout: float) -> dict:
@@ -447,6 +608,7 @@ def run_part(name: str, args: dict, timeout: float) -> dict:
     except (IndexError, json.JSONDecodeError):
         result = {"error": f"{name}: exit {child.returncode}, no result", "stderr": child.stderr[-4000:]}
     result["load_avg"] = load
+    result["load_avg_end"] = [round(x, 2) for x in os.getloadavg()]
     result["part_seconds"] = seconds
     error = f"  ERROR {result['error']}" if "error" in result else ""
     print(f"  {name:<16} {seconds:6.1f} s  (load {load[0]:.2f}){error}", flush=True)
@@ -455,7 +617,7 @@ def run_part(name: str, args: dict, timeout: float) -> dict:
 
 def part_main(name: str, args: dict) -> int:
     try:
-        if name.startswith(("engine", "ties")):
+        if name.startswith(("engine", "ties")) and not name.startswith("engine_1m"):
             result = part_engine(
                 args["pg"], args["database"], args["collaborators"], args["repeat"], args["timeout"], args.get("ties")
             )
@@ -465,6 +627,14 @@ def part_main(name: str, args: dict) -> int:
             result = part_api(args["pg"], args["api_args"], args["timeout"])
         elif name == "credits":
             result = part_credits(args["pg"], args["requests"], args["time_limit"])
+        elif name == "batch":
+            result = part_batch(args["pg"], args["seconds"])
+        elif name == "heartbeat":
+            result = part_heartbeat(args["pg"], args["periods"], args["rate"])
+        elif name == "reads":
+            result = part_reads(args["pg"], args["obligations"])
+        elif name.startswith("engine_1m"):
+            result = part_engine_1m(args["pg"], args["database"], args["collaborators"], args["timeout"])
         else:
             raise ValueError(name)
     except BenchFailure as exc:
@@ -625,7 +795,11 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="small sizes; finishes in under a minute")
     parser.add_argument("--pg", default=os.environ.get("BENCH_PG", DEFAULT_PG), help="PostgreSQL server URL")
     parser.add_argument("--output", default=str(BENCH / "results.json"))
-    parser.add_argument("--only", default="engine,scaling,standings,api,credits", help="comma-separated parts to run")
+    parser.add_argument(
+        "--only",
+        default="engine,scaling,standings,api,credits,batch,heartbeat,reads,engine_1m",
+        help="comma-separated parts to run (engine_1m: full mode only)",
+    )
     parser.add_argument(
         "--repeat", type=int, help="engine and SQL triggers per size, best kept (default: 3; --quick: 1)"
     )
@@ -665,26 +839,11 @@ def main() -> int:
                 failures.append(part["error"])
             else:
                 engine_points.append(part)
-                results.update(
-                    {
-                        "engine_collaborators": part["collaborators"],
-                        "engine_credits": part["credits"],
-                        "engine_seconds": part["engine_seconds"],
-                        "engine_sql_statements": part["engine_sql_statements"],
-                        "engine_peak_rss_mb": part["engine_peak_rss_mb"],
-                        "engine_phases_seconds": part["engine_phases_seconds"],
-                        "engine_runs_seconds": part["engine_runs_seconds"],
-                        "engine_build_seconds": part["build_seconds"],
-                        "sql_baseline_seconds": part["sql_baseline_seconds"],
-                        "sql_baseline_runs_seconds": part["sql_baseline_runs_seconds"],
-                        "sql_baseline_statements": part["sql_baseline_statements"],
-                        "sql_baseline_phases_seconds": part["sql_baseline_phases_seconds"],
-                        "sql_baseline_matches_engine": part["sql_baseline_matches_engine"],
-                        "engine_vs_sql_ratio": round(part["engine_seconds"] / part["sql_baseline_seconds"], 2),
-                        "engine_vs_sql_ratio_median_pair": part["engine_vs_sql_ratio_median_pair"],
-                        "engine_load_avg": part["load_avg"],
-                    }
-                )
+                results.update({"engine_collaborators": part["collaborators"], "engine_credits": part["credits"]})
+                results.update({key: part[key] for key in ENGINE_KEYS})
+                results["engine_build_seconds"] = part["build_seconds"]
+                results["engine_load_avg"] = part["load_avg"]
+                results["engine_load_avg_end"] = part["load_avg_end"]
         if "scaling" in only:
             for n in plan["scaling"]:
                 database = f"{PREFIX}engine_{n}"
@@ -725,6 +884,7 @@ def main() -> int:
                 failures.append(part["error"])
             else:
                 part["standings_load_avg"] = part.pop("load_avg")
+                part["standings_load_avg_end"] = part.pop("load_avg_end")
                 part.pop("part_seconds")
                 results.update(part)
         if "api" in only:
@@ -735,6 +895,7 @@ def main() -> int:
                 failures.append(part["error"])
             else:
                 part["api_load_avg"] = part.pop("load_avg")
+                part["api_load_avg_end"] = part.pop("load_avg_end")
                 part.pop("part_seconds")
                 results.update(part)
         if "credits" in only:
@@ -746,10 +907,40 @@ def main() -> int:
                 failures.append(part["error"])
             else:
                 part["credit_load_avg"] = part.pop("load_avg")
+                part["credit_load_avg_end"] = part.pop("load_avg_end")
                 part.pop("part_seconds")
                 results.update(part)
                 if part["credits_lost"] or part["credit_non_2xx"] or not part["credit_points_match"]:
                     failures.append(f"credits: lost {part['credits_lost']}, non-2xx {part['credit_non_2xx']}")
+        if "batch" in only:
+            databases.append(PREFIX + "batch")
+            part = run_part("batch", {**common, "seconds": plan["batch_seconds"]}, timeout)
+            absorb(results, failures, part, "batch_credit")
+            if part.get("batch_credits_lost") or part.get("batch_credits_doubled"):
+                failures.append(
+                    f"batch credits: lost {part['batch_credits_lost']}, doubled {part['batch_credits_doubled']}"
+                )
+        if "heartbeat" in only:
+            databases.append(PREFIX + "heartbeat")
+            part = run_part("heartbeat", {**common, **plan["heartbeat"]}, timeout)
+            absorb(results, failures, part, "heartbeat_under_load")
+            if part.get("heartbeat_under_load_mismatched_distributions"):
+                failures.append(f"heartbeat under load: scores differ from the ledger: {part}")
+        if "reads" in only:
+            databases += [PREFIX + "measure_deep_page", PREFIX + "measure_allocations_page"]
+            part = run_part("reads", {**common, "obligations": plan["reads_obligations"]}, timeout)
+            absorb(results, failures, part, "reads")
+        if "engine_1m" in only and plan["engine_1m"]:
+            n = plan["engine_1m"]
+            database = f"{PREFIX}engine_{n}"
+            databases.append(database)
+            part_timeout = plan["engine_1m_timeout"]
+            part = run_part(
+                "engine_1m",
+                {**common, "database": database, "collaborators": n, "timeout": part_timeout},
+                part_timeout,
+            )
+            absorb(results, failures, part, "engine_1m")
     finally:
         if not args.keep_databases:
             drop_databases(args.pg, databases)
@@ -770,6 +961,11 @@ def main() -> int:
     if "credits_lost" in results:
         goals["credits_lost"] = "met" if results["credits_lost"] == 0 else "MISSED"
         goals["credit_non_2xx"] = "met" if results["credit_non_2xx"] == 0 else "MISSED"
+    comparisons = {"<=": lambda a, b: a <= b, ">=": lambda a, b: a >= b, "==": lambda a, b: a == b}
+    for key, how, bound in TARGETS:
+        if results.get(key) is not None:
+            goals[key] = "met" if comparisons[how](results[key], bound) else "MISSED"
+    results["targets"] = {key: f"{how} {bound}" for key, how, bound in TARGETS}
     results["goals"] = goals
     results["failures"] = failures
     results["total_seconds"] = round(time.perf_counter() - started, 1)

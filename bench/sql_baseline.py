@@ -44,7 +44,8 @@ SELECT t.organization_id, t.distributor_id, t.period_start, t.trigger_date, t.ro
             || CASE WHEN extract(microseconds FROM t.trigger_date)::bigint %% 1000000 = 0 THEN ''
                     ELSE '.' || to_char(t.trigger_date AT TIME ZONE 'UTC', 'US') END
             || 'Z', 300) AS description,
-       ((t.trigger_date AT TIME ZONE o.timezone) + INTERVAL '1 month') AT TIME ZONE o.timezone AS next_trigger
+       ((t.trigger_date AT TIME ZONE o.timezone) + INTERVAL '1 month') AT TIME ZONE o.timezone AS next_trigger,
+       pg_get_serial_sequence('obligations_obligation', 'id') AS sequence
 FROM distributions_distribution t
 JOIN distributors_distributor d ON d.id = t.distributor_id
 JOIN organizations_organization o ON o.id = t.organization_id
@@ -53,23 +54,30 @@ FOR UPDATE OF t, d
 """
 
 _TRIGGER = """
-WITH scored AS (
-    SELECT c.collaborator_id, SUM(c.points)::bigint AS score, MIN(c.credited_at) AS first_at
-    FROM metrics_metriccredit c
-    JOIN collaborators_collaborator k ON k.id = c.collaborator_id
-    WHERE c.distributor_id = %(distributor)s
-      AND c.credited_at > %(period_start)s AND c.credited_at <= %(trigger_date)s
-      AND k.status = 'active' AND k.organization_id = %(organization)s
-    GROUP BY c.collaborator_id
-    HAVING SUM(c.points) > 0
+WITH scored AS (  -- aggregate the period's credits first (one row per collaborator), then join the few rows
+    SELECT p.collaborator_id, p.score, p.first_at
+    FROM (
+        SELECT collaborator_id, SUM(points)::bigint AS score, MIN(credited_at) AS first_at
+        FROM metrics_metriccredit
+        WHERE distributor_id = %(distributor)s
+          AND credited_at > %(period_start)s AND credited_at <= %(trigger_date)s
+        GROUP BY collaborator_id
+    ) AS p
+    JOIN collaborators_collaborator k ON k.id = p.collaborator_id
+    WHERE k.status = 'active' AND k.organization_id = %(organization)s AND p.score > 0
+), totals AS (  -- bigint arithmetic when pool x total fits (then every pool x score does), numeric otherwise
+    SELECT count(*) AS scorers, SUM(score) AS total,
+           SUM(score) <= 9223372036854775807 / GREATEST(%(pool)s::bigint, 1) AS fits
+    FROM scored
 ), exact AS (
     SELECT s.collaborator_id, s.score, s.first_at,
-           div(%(pool)s::numeric * s.score, t.total) AS floor_value,
-           mod(%(pool)s::numeric * s.score, t.total) AS remainder,
-           RANK() OVER (ORDER BY s.score DESC) AS rank
-    FROM scored s CROSS JOIN (SELECT SUM(score) AS total FROM scored) AS t
-), ranked AS (
-    SELECT collaborator_id, score, first_at, rank, floor_value, remainder,
+           CASE WHEN t.fits THEN %(pool)s::bigint * s.score / t.total::bigint
+                ELSE div(%(pool)s::numeric * s.score, t.total)::bigint END AS floor_value,
+           CASE WHEN t.fits THEN %(pool)s::bigint * s.score %% t.total::bigint
+                ELSE mod(%(pool)s::numeric * s.score, t.total)::bigint END AS remainder
+    FROM scored s CROSS JOIN totals t
+), ranked AS (  -- the sort that hands out the leftover units: largest remainder, then tie-break order
+    SELECT collaborator_id, score, first_at, floor_value, remainder,
            ROW_NUMBER() OVER (ORDER BY remainder DESC, score DESC, first_at, collaborator_id) AS rn,
            %(pool)s - SUM(floor_value) OVER () AS leftover
     FROM exact
@@ -81,37 +89,41 @@ WITH scored AS (
            max(score) FILTER (WHERE rn = leftover + 1) AS loser_score,
            max(first_at) FILTER (WHERE rn = leftover + 1) AS loser_first
     FROM ranked
-), share AS (
-    SELECT r.collaborator_id, r.score, r.first_at, r.rank,
-           (r.floor_value + CASE WHEN r.rn <= r.leftover THEN 1 ELSE 0 END)::bigint AS value,
-           r.rn <= r.leftover AS rounding_unit,
-           (CASE WHEN r.remainder = 0 THEN 0
-                 WHEN e.next_remainder IS DISTINCT FROM e.cutoff OR r.remainder <> e.cutoff THEN 1
-                 WHEN r.rn <= r.leftover THEN  -- won the unit inside the tied group: against the first loser
-                      CASE WHEN r.score <> e.loser_score THEN 2 WHEN r.first_at <> e.loser_first THEN 3 ELSE 4 END
-                 ELSE CASE WHEN e.winner_score <> r.score THEN 2 WHEN e.winner_first <> r.first_at THEN 3 ELSE 4 END
-            END)::smallint AS tie_break
-    FROM ranked r CROSS JOIN edge e
-), obligation AS (
-    INSERT INTO obligations_obligation (organization_id, collaborator_id, value, units, status, award_type,
+), share AS (  -- the one sort of what is written: tie-break order (rank rides on it); obligation ids in it
+    SELECT collaborator_id, score, rank, value, rounding_unit, tie_break,
+           nextval(%(sequence)s::regclass) AS obligation_id
+    FROM (
+        SELECT r.collaborator_id, r.score, r.first_at,
+               RANK() OVER (ORDER BY r.score DESC) AS rank,
+               ROW_NUMBER() OVER (ORDER BY r.score DESC, r.first_at, r.collaborator_id) AS position,
+               r.floor_value + CASE WHEN r.rn <= r.leftover THEN 1 ELSE 0 END AS value,
+               r.rn <= r.leftover AS rounding_unit,
+               (CASE WHEN r.remainder = 0 THEN 0
+                     WHEN e.next_remainder IS DISTINCT FROM e.cutoff OR r.remainder <> e.cutoff THEN 1
+                     WHEN r.rn <= r.leftover THEN  -- won the unit inside the tied group: against the first loser
+                          CASE WHEN r.score <> e.loser_score THEN 2 WHEN r.first_at <> e.loser_first THEN 3 ELSE 4 END
+                     ELSE CASE WHEN e.winner_score <> r.score THEN 2 WHEN e.winner_first <> r.first_at THEN 3
+                               ELSE 4 END
+                END)::smallint AS tie_break
+        FROM ranked r CROSS JOIN edge e
+    ) AS ordered
+    WHERE value > 0
+    ORDER BY position
+), obligation AS (  -- ids taken in tie-break order above: no join back from RETURNING
+    INSERT INTO obligations_obligation (id, organization_id, collaborator_id, value, units, status, award_type,
                                         description, created_at, modified_at)
-    SELECT %(organization)s, collaborator_id, value, %(units)s, %(status)s, 'distribution', %(description)s,
-           now(), now()
-    FROM share WHERE value > 0
-    ORDER BY score DESC, first_at, collaborator_id
-    RETURNING id, collaborator_id
+    SELECT obligation_id, %(organization)s, collaborator_id, value, %(units)s, %(status)s, 'distribution',
+           %(description)s, now(), now()
+    FROM share ORDER BY obligation_id
 ), allocation AS (
     INSERT INTO distributions_allocation (organization_id, distribution_id, obligation_id, collaborator_id,
                                           value, score, rank, share_numerator, rounding_unit, tie_break)
-    SELECT %(organization)s, %(distribution)s, o.id, s.collaborator_id, s.value, s.score, s.rank,
-           s.score, s.rounding_unit, s.tie_break
-    FROM share s JOIN obligation o ON o.collaborator_id = s.collaborator_id
-    ORDER BY o.id
+    SELECT %(organization)s, %(distribution)s, obligation_id, collaborator_id, value, score, rank,
+           score, rounding_unit, tie_break
+    FROM share ORDER BY obligation_id
     RETURNING value
 ), written AS (
     SELECT count(*) AS n, COALESCE(SUM(value), 0)::bigint AS value FROM allocation
-), totals AS (
-    SELECT count(*) AS scorers, COALESCE(SUM(score), 0)::bigint AS total FROM scored
 ), closed AS (
     UPDATE distributions_distribution d
     SET status = CASE WHEN w.n > 0 THEN 'processing' ELSE 'complete' END,
@@ -122,7 +134,7 @@ WITH scored AS (
         pool_resolver = 'fixed', period_pool = %(pool)s - d.rolled_over, pool_percent_bp = NULL,
         revenue_entries = NULL, revenue_total = NULL, distribution_resolver = 'performanceSharedPool',
         tie_policy = %(tie_policy)s, top_n_weights = NULL, scorer_count = t.scorers,
-        share_denominator = NULLIF(t.total, 0)
+        share_denominator = CASE WHEN t.total > 0 AND t.total <= 9223372036854775807 THEN t.total::bigint END
     FROM written w CROSS JOIN totals t
     WHERE d.id = %(distribution)s AND d.status = 'pending'
     RETURNING d.carried_forward, w.n, w.value
@@ -142,9 +154,12 @@ RETURNING (SELECT n FROM closed), (SELECT value FROM closed)
 def trigger_with_sql(conninfo: str, distribution_id: int, settings: dict[str, str] | None = None) -> dict[str, Any]:
     """Trigger ``distribution_id`` with the hand-written SQL; return seconds, rows written and value."""
     settings = settings or DEFAULT_TRIGGER_SETTINGS
+    from bench.cpu import CpuMeter
+
     with psycopg.connect(conninfo) as conn:
         conn.execute("SELECT 1").fetchone()  # connected and warm before the clock starts
         conn.rollback()
+        cpu = CpuMeter(conn.info.backend_pid).start()
         started = time.perf_counter()
         with conn.transaction():
             row = conn.execute(_LOCK, {"distribution": distribution_id}).fetchone()
@@ -152,7 +167,7 @@ def trigger_with_sql(conninfo: str, distribution_id: int, settings: dict[str, st
                 raise RuntimeError(f"distribution {distribution_id} is not pending")
             (organization, distributor, period_start, trigger_date, _rolled, pool_resolver, resolver, eligibility,
              schedule, status, tie_policy, pool, units, obligation_status, rollover, description,
-             next_trigger) = row  # fmt: skip
+             next_trigger, sequence) = row  # fmt: skip
             shape = (pool_resolver, resolver, eligibility, schedule, status)
             if shape != ("fixed", "performanceSharedPool", "allActive", "monthly", "active"):
                 raise RuntimeError(f"the SQL baseline only covers the benchmark's distributor shape, not {shape}")
@@ -176,10 +191,12 @@ def trigger_with_sql(conninfo: str, distribution_id: int, settings: dict[str, st
                     "rollover": rollover,
                     "tie_policy": tie_policy,
                     "next_trigger": next_trigger,
+                    "sequence": sequence,  # a constant regclass: nextval without a catalog lookup per row
                 },
             ).fetchone()
             executed = time.perf_counter()
         seconds = time.perf_counter() - started
+        cpu_figures = cpu.stop()
     if written is None:
         raise RuntimeError(f"the SQL baseline wrote nothing for distribution {distribution_id}")
     phases = {
@@ -189,6 +206,10 @@ def trigger_with_sql(conninfo: str, distribution_id: int, settings: dict[str, st
     }
     return {
         "seconds": seconds,
+        "client_cpu_seconds": cpu_figures["client_cpu_seconds"],
+        "backend_cpu_seconds": cpu_figures["backend_cpu_seconds"],
+        "parallel_worker_cpu_seconds": cpu_figures["parallel_worker_cpu_seconds"],
+        "cpu_seconds": cpu_figures["cpu_seconds"],
         "statements": 3,
         "phases_seconds": phases,
         "allocations": written[0],

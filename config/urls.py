@@ -14,7 +14,8 @@ from api.errors import api_not_found
 from api.routers import OptionalSlashRouter
 from config import health
 from distributions.api.views import DistributionViewSet, DistributorViewSet
-from metrics.api.views import CreditMetricView
+from events.api.views import EventListView
+from metrics.api.views import CreditMetricBatchView, CreditMetricView
 from obligations.api.views import ObligationViewSet
 
 admin.site.site_header = "Distribution engine"
@@ -32,6 +33,8 @@ router.register("obligations", ObligationViewSet, basename="obligation")
 
 api_patterns = [
     re_path(r"^distributors/credit-metric/?$", CreditMetricView.as_view(), name="distributor-credit-metric"),
+    re_path(r"^distributors/credit-metric/batch/?$", CreditMetricBatchView.as_view(), name="credit-metric-batch"),
+    re_path(r"^events/?$", EventListView.as_view(), name="event-list"),
     *router.urls,
     re_path(r"^schema/?$", SchemaView.as_view(), name="api-schema"),
     re_path(r"^docs/?$", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),

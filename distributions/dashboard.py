@@ -15,6 +15,8 @@ and costs a fixed number of queries whatever the number of rows; ``dashboard_rea
 - Pool against paid: the latest ``CHART_PERIODS`` triggered periods of the ``CHART_DISTRIBUTORS``
   distributors triggered most recently (by ``distributed_through``, the trigger date of their latest
   triggered period); paid is the sum of the allocations whose obligation is fulfilled.
+- Webhook endpoints disabled automatically (every delivery failed for ``WEBHOOKS_DISABLE_AFTER_DAYS``): the
+  latest ``DISABLED_ENDPOINTS_LISTED``, until staff reactivate them. One query.
 """
 
 from dataclasses import dataclass
@@ -28,6 +30,7 @@ from distributions.selectors import distributions_due
 from distributors.models import Distributor, DistributorStatus
 from obligations.models import Obligation, ObligationStatus
 from organizations.models import Organization
+from webhooks.models import WebhookEndpoint
 
 OVERDUE_GRACE = timedelta(minutes=5)
 STALE_RUN_AFTER = timedelta(minutes=5)
@@ -35,7 +38,8 @@ OVERDUE_LISTED = 5
 NEXT_TRIGGERS = 8
 CHART_DISTRIBUTORS = 6
 CHART_PERIODS = 12
-DASHBOARD_QUERIES = 8  # 1 run + 2 overdue + 1 approvals + 1 next triggers + 3 chart
+DISABLED_ENDPOINTS_LISTED = 5
+DASHBOARD_QUERIES = 9  # 1 run + 2 overdue + 1 approvals + 1 next triggers + 3 chart + 1 disabled endpoints
 
 TRIGGERED_STATUSES = (DistributionStatus.PROCESSING, DistributionStatus.COMPLETE)
 
@@ -89,6 +93,7 @@ class Dashboard:
     awaiting_approval: list[UnitsTotal]
     next_triggers: list[Distribution]
     chart: list[DistributorSeries]
+    disabled_endpoints: list[WebhookEndpoint]  # at most DISABLED_ENDPOINTS_LISTED, latest disabled first
 
 
 def _org_filter(organization: Organization | None, field: str = "organization") -> Q:
@@ -193,6 +198,18 @@ def pool_and_paid_series(
     return [DistributorSeries(distributor, by_distributor[distributor.pk]) for distributor in chosen]
 
 
+def webhook_endpoints_disabled(
+    *, organization: Organization | None = None, limit: int = DISABLED_ENDPOINTS_LISTED
+) -> list[WebhookEndpoint]:
+    """Endpoints disabled automatically and not reactivated since, latest first, with their organization. One
+    query."""
+    return list(
+        WebhookEndpoint.objects.filter(_org_filter(organization), active=False, disabled_at__isnull=False)
+        .select_related("organization")
+        .order_by("-disabled_at", "-pk")[:limit]
+    )
+
+
 def dashboard_read(*, as_of: datetime, organization: Organization | None = None) -> Dashboard:
     """Everything the dashboard shows: ``DASHBOARD_QUERIES`` queries once any distributor was triggered (two
     fewer before: no periods to chart), whatever the number of rows."""
@@ -204,4 +221,5 @@ def dashboard_read(*, as_of: datetime, organization: Organization | None = None)
         awaiting_approval=obligations_awaiting_approval(organization=organization),
         next_triggers=distributions_next_triggers(as_of=as_of, organization=organization),
         chart=pool_and_paid_series(organization=organization),
+        disabled_endpoints=webhook_endpoints_disabled(organization=organization),
     )

@@ -10,7 +10,10 @@ A run, as of an instant ``as_of`` (the real time, or ``--now``):
    same loop picks it up, so a run after an outage catches up every missed period in order, each as its
    own distribution, rollover flowing from one to the next. Inactive distributors are left alone; their
    pending period waits and is caught up once they are reactivated.
-3. Records an :class:`~distributions.models.EngineRun` (start, end, as_of, counts, errors), and first marks
+3. Approves the held obligations whose holding period has passed (``obligations_release_held``: bounded
+   batches, one statement each, ``SKIP LOCKED`` on PostgreSQL); ``released`` counts them (a dry run counts
+   what it would release).
+4. Records an :class:`~distributions.models.EngineRun` (start, end, as_of, counts, errors), and first marks
    the runs whose process is gone ``abandoned`` (``distributions.engine_runs``).
 
 Safety: two runs at once never trigger one distribution twice (row lock + ``SKIP LOCKED`` on
@@ -53,6 +56,8 @@ from distributions.selectors import distribution_missing_period, distributions_d
 from distributions.services import distribution_open_missing
 from distributions.trigger import DistributionPlan
 from distributors.models import Distributor
+from obligations.selectors import obligations_due_for_release
+from obligations.services import obligations_release_held
 from organizations.models import Organization
 
 logger = logging.getLogger(__name__)
@@ -103,6 +108,7 @@ class HeartbeatReport:
     skipped_ids: list[int] = field(default_factory=list)
     errors: list[dict[str, Any]] = field(default_factory=list)
     abandoned_run_ids: list[int] = field(default_factory=list)
+    released: int = 0  # held obligations approved (dry run: that would be)
 
     @property
     def counts(self) -> dict[str, int]:
@@ -141,6 +147,7 @@ class HeartbeatReport:
             "opened": [period.as_dict() for period in self.opened],
             "skipped": self.skipped_ids,
             "errors": self.errors,
+            "released": self.released,
         }
 
     def summary_line(self) -> str:
@@ -149,7 +156,8 @@ class HeartbeatReport:
         if self.dry_run:
             return (
                 f"run_distributions --dry-run: would trigger {counts['triggered']}, open {counts['opened']}, "
-                f"{counts['errors']} would fail (as of {iso_utc(self.as_of)}); nothing was written."
+                f"{counts['errors']} would fail, release {self.released} held obligation(s) "
+                f"(as of {iso_utc(self.as_of)}); nothing was written."
             )
         abandoned = (
             f"; marked {len(self.abandoned_run_ids)} abandoned engine run(s) whose process is gone"
@@ -158,7 +166,7 @@ class HeartbeatReport:
         )
         return (
             f"run_distributions: triggered {counts['triggered']}, opened {counts['opened']}, "
-            f"skipped {counts['skipped']}, failed {counts['errors']} "
+            f"skipped {counts['skipped']}, failed {counts['errors']}, released {self.released} held obligation(s) "
             f"(as of {iso_utc(self.as_of)}, engine run {self.engine_run.pk if self.engine_run else '-'}, "
             f"{seconds:.1f} s){abandoned}."
         )
@@ -187,6 +195,7 @@ def heartbeat_run(
     report = HeartbeatReport(as_of=as_of, dry_run=dry_run, started_at=timezone.now())
     if dry_run:
         _simulate(report, scope, progress)
+        report.released = obligations_due_for_release(as_of=as_of, **scope).count()
         report.finished_at = timezone.now()
         return report
 
@@ -202,6 +211,7 @@ def heartbeat_run(
     try:
         _open_missing(report, scope)
         _trigger_due(report, scope, progress)
+        report.released = obligations_release_held(as_of=as_of, **scope)
     except BaseException as exc:  # interrupted (Ctrl-C, SIGTERM as SystemExit) counts as failed too
         logger.exception("run_distributions: the run failed")
         report.record_error(exc)
@@ -221,16 +231,21 @@ def _open_missing(report: HeartbeatReport, scope: dict[str, int | None]) -> None
 
 def _trigger_due(report: HeartbeatReport, scope: dict[str, int | None], progress: Progress | None) -> None:
     failed: list[int] = []
+    busy: list[int] = []  # held by in-flight credits past TRIGGER_LOCK_WAIT_MS: left to the next run (skipped)
     total = distributions_due(as_of=report.as_of, **scope).count()
     done = 0
     while True:
         current: Distribution | None = None
         try:
             with transaction.atomic():
-                current = trigger.distribution_lock_next_due(as_of=report.as_of, exclude_ids=failed, **scope)
+                current = trigger.distribution_lock_next_due(as_of=report.as_of, exclude_ids=[*failed, *busy], **scope)
                 if current is None:
                     break
                 outcome = trigger.distribution_trigger(distribution=current)
+        except trigger.DistributorBusy as exc:
+            logger.warning("run_distributions: %s", exc)
+            busy.append(exc.distribution_id)
+            continue
         except Exception as exc:
             if current is None:
                 raise

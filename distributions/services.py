@@ -17,10 +17,11 @@ from collections.abc import Iterable
 
 from django.db import IntegrityError, transaction
 
+from distributions.events import DISTRIBUTION_CANCELLED, DISTRIBUTION_COMPLETED, record_distribution
 from distributions.models import Allocation, Distribution, DistributionStatus
 from distributions.selectors import distribution_missing_period, distribution_next_trigger
 from distributors.models import Distributor, DistributorStatus
-from distributors.services import distributor_save, distributor_set_status
+from distributors.services import distributor_mark_open, distributor_save, distributor_set_status
 from obligations.models import OPEN_OBLIGATION_STATUSES, Obligation, Payout
 from obligations.services import (
     FulfillmentExport,
@@ -38,12 +39,14 @@ def distribution_open_first(*, distributor: Distributor) -> Distribution | None:
         pending = Distribution.objects.filter(distributor=distributor, status=DistributionStatus.PENDING).first()
         if pending or Distribution.objects.filter(distributor=distributor).exists():
             return pending
-        return Distribution.objects.create(
+        opened = Distribution.objects.create(
             organization_id=distributor.organization_id,
             distributor=distributor,
             period_start=distributor.starts_at,
             trigger_date=distribution_next_trigger(distributor=distributor, after=distributor.starts_at),
         )
+        distributor_mark_open(distributor_id=distributor.pk, open_until=opened.trigger_date)
+        return opened
 
 
 def distribution_open_missing(*, distributor: Distributor) -> Distribution | None:
@@ -67,6 +70,7 @@ def distribution_open_missing(*, distributor: Distributor) -> Distribution | Non
                     trigger_date=trigger_date,
                     rolled_over=rolled_over,
                 )
+                distributor_mark_open(distributor_id=distributor.pk, open_until=trigger_date)
             return opened
     except IntegrityError:
         return None
@@ -80,7 +84,9 @@ def distribution_cancel_pending(*, distributor: Distributor) -> int:
     ):
         distribution.transition_to(DistributionStatus.CANCELLED)
         distribution.save(update_fields=["status", "modified_at"])
+        record_distribution(DISTRIBUTION_CANCELLED, distribution)
         cancelled += 1
+    distributor_mark_open(distributor_id=distributor.pk, open_until=None)
     return cancelled
 
 
@@ -117,6 +123,8 @@ def distributions_follow_obligations(*, distribution_ids: Iterable[int]) -> None
         if distribution.status != target:
             distribution.transition_to(target)
             distribution.save(update_fields=["status", "modified_at"])
+            if target == DistributionStatus.COMPLETE:
+                record_distribution(DISTRIBUTION_COMPLETED, distribution)
 
 
 # --------------------------------------------------------------------------- use cases spanning the apps

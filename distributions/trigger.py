@@ -60,23 +60,33 @@ Decisions, where the design is silent:
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from django.db import connection, transaction
+from django.conf import settings
+from django.db import OperationalError, connection, transaction
 from django.db.models import BigIntegerField, Count, Exists, Min, OuterRef, Sum
 from django.db.models.functions import Cast
 from django.utils import timezone
 
 from clock import iso_utc
-from collaborators.models import CollaboratorStatus
+from collaborators.models import Collaborator, CollaboratorStatus
 from distributions.engine.splits import TOP_N, ScoredCollaborator, Share, split_pool
+from distributions.events import (
+    DISTRIBUTION_COMPLETED,
+    DISTRIBUTION_TRIGGERED,
+    record_distribution,
+    record_trigger_rows,
+    record_trigger_rows_postgresql,
+)
 from distributions.models import Allocation, Distribution, DistributionStatus
 from distributions.selectors import distribution_next_trigger, distributions_due
 from distributors.models import Distributor, Eligibility, PoolResolver, RevenueEntry
+from distributors.selectors import LOCK_NOT_AVAILABLE
 from distributors.services import distributor_mark_distributed
 from metrics.models import MetricCredit
 from obligations.models import AwardType, Obligation
@@ -131,6 +141,7 @@ class DistributionPlan:
     top_n_weights: tuple[int, ...] | None = None
     scorer_count: int = 0
     share_denominator: int = 0  # 0: no share (nothing to split)
+    hold_days: int = 0  # the distributor's holding period: its obligations' ``release_at`` is the write + this
 
     @property
     def value(self) -> int:
@@ -218,6 +229,24 @@ def _postgresql_trigger_settings() -> Iterator[None]:
         yield
 
 
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while the plan is built (restored after, also on error).
+
+    Building a plan allocates a few objects per collaborator (rows, scored collaborators, shares) and frees
+    none of them until it is done, so the collector's passes, triggered by the allocation count alone, only
+    walk an ever larger heap to find nothing: about a quarter of the plan's CPU at 100,000 collaborators.
+    Nothing here makes reference cycles, so reference counting still frees everything as usual.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 @dataclass(frozen=True)
 class PeriodPool:
     """The pool a period brings (rollover excluded) and how: ``fixed``, or ``percent_bp`` of ``revenue_entries``
@@ -264,8 +293,11 @@ def distribution_scores(
 ) -> list[ScoredCollaborator]:
     """Each eligible, active collaborator's non-zero score in (period_start, trigger_date], in one query.
 
-    Rows come back as plain tuples (no model instances), so 100 000 collaborators cost a few MB.
+    Rows come back as plain tuples (no model instances), so 100 000 collaborators cost a few MB. On PostgreSQL
+    the query is written by hand (``_scores_postgresql``); elsewhere it is the ORM's.
     """
+    if connection.vendor == "postgresql":
+        return _scores_postgresql(distributor=distributor, period_start=period_start, trigger_date=trigger_date)
     credits = MetricCredit.objects.filter(
         distributor_id=distributor.pk,
         credited_at__gt=period_start,
@@ -289,6 +321,62 @@ def distribution_scores(
     return [ScoredCollaborator(collaborator_id, score, first) for collaborator_id, score, first in rows]
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _scores_postgresql(
+    *, distributor: Distributor, period_start: datetime, trigger_date: datetime
+) -> list[ScoredCollaborator]:
+    """``distribution_scores`` on PostgreSQL: the same rows as the ORM query, for a fraction of the CPU.
+
+    - The credits are aggregated first (one row per collaborator) and only those rows are joined to the
+      collaborators (active, of the organization, selected when the distributor says so), instead of joining
+      every credit: at 1,000,000 credits a tenth of the join.
+    - The first credit comes as epoch microseconds (``EXTRACT(EPOCH ...)`` is exact ``numeric`` in PostgreSQL
+      14+, which Django 5.2 requires), turned back into the same aware UTC datetime by integer arithmetic; the
+      driver's timestamp parsing (Django's time-zone loader, in Python) cost ~10 us a row. The cursor's rows
+      are plain tuples of ints (no ORM row conversion).
+    """
+    credit, collaborator = MetricCredit._meta, Collaborator._meta
+
+    def col(meta, name: str) -> str:
+        return connection.ops.quote_name(meta.get_field(name).column)
+
+    selected = ""
+    params: list[Any] = [distributor.pk, period_start, trigger_date, CollaboratorStatus.ACTIVE]
+    params.append(distributor.organization_id)
+    if distributor.eligibility == Eligibility.SELECTED:
+        through = Distributor.eligible_collaborators.through._meta
+        selected = (
+            f"AND EXISTS (SELECT 1 FROM {connection.ops.quote_name(through.db_table)} AS eligible "
+            f"WHERE eligible.{col(through, 'distributor')} = %s "
+            f"AND eligible.{col(through, 'collaborator')} = scores.collaborator_id)"
+        )
+        params.append(distributor.pk)
+    sql = f"""
+        SELECT scores.collaborator_id, scores.score, (EXTRACT(EPOCH FROM scores.first_at) * 1000000)::bigint
+        FROM (
+            SELECT {col(credit, "collaborator")} AS collaborator_id, SUM({col(credit, "points")})::bigint AS score,
+                   MIN({col(credit, "credited_at")}) AS first_at
+            FROM {connection.ops.quote_name(credit.db_table)}
+            WHERE {col(credit, "distributor")} = %s
+              AND {col(credit, "credited_at")} > %s AND {col(credit, "credited_at")} <= %s
+            GROUP BY {col(credit, "collaborator")}
+        ) AS scores
+        JOIN {connection.ops.quote_name(collaborator.db_table)} AS collaborator
+          ON collaborator.{col(collaborator, "id")} = scores.collaborator_id
+        WHERE collaborator.{col(collaborator, "status")} = %s
+          AND collaborator.{col(collaborator, "organization")} = %s
+          AND scores.score > 0
+          {selected}
+    """  # identifiers come from model metadata; every value is a parameter
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    epoch, microseconds = _EPOCH, timedelta
+    return [ScoredCollaborator(cid, score, epoch + microseconds(microseconds=us)) for cid, score, us in rows]
+
+
 def distribution_plan(
     *,
     distributor: Distributor,
@@ -304,20 +392,20 @@ def distribution_plan(
     transaction (the trigger, whose write then runs under them too) or, called outside one (a dry run),
     in a transaction of their own.
     """
-    with _postgresql_trigger_settings():
+    with _postgresql_trigger_settings(), _gc_paused():
         period = distribution_period_pool_derivation(
             distributor=distributor, period_start=period_start, trigger_date=trigger_date
         )
         scored = distribution_scores(distributor=distributor, period_start=period_start, trigger_date=trigger_date)
-    pool = period.amount + rolled_over
-    top_n = distributor.distribution_resolver == TOP_N
-    result = split_pool(
-        pool,
-        scored,
-        resolver=distributor.distribution_resolver,
-        tie_policy=distributor.tie_policy,
-        weights=distributor.top_n_weights if top_n else (),
-    )
+        pool = period.amount + rolled_over
+        top_n = distributor.distribution_resolver == TOP_N
+        result = split_pool(
+            pool,
+            scored,
+            resolver=distributor.distribution_resolver,
+            tie_policy=distributor.tie_policy,
+            weights=distributor.top_n_weights if top_n else (),
+        )
     weights = tuple(distributor.top_n_weights) if top_n else None  # validated by split_pool
     carried_forward = result.unallocated if distributor.rollover_unearned else 0
     return DistributionPlan(
@@ -346,10 +434,20 @@ def distribution_plan(
         top_n_weights=weights,
         scorer_count=result.scorers,
         share_denominator=result.denominator,
+        hold_days=distributor.hold_days,
     )
 
 
 # --------------------------------------------------------------------------- writes
+
+
+class DistributorBusy(Exception):
+    """The due distribution's distributor stayed held by in-flight credits of its own period for longer than
+    ``TRIGGER_LOCK_WAIT_MS``; the period is left to the next heartbeat (nothing was written)."""
+
+    def __init__(self, distribution_id: int):
+        self.distribution_id = distribution_id
+        super().__init__(f"Distribution {distribution_id}: its distributor is held by credits; left for later.")
 
 
 def distribution_lock_next_due(
@@ -359,23 +457,47 @@ def distribution_lock_next_due(
     distributor_id: int | None = None,
     exclude_ids: Sequence[int] = (),
 ) -> Distribution | None:
-    """Lock and return the oldest due distribution no other run holds; call inside ``transaction.atomic``.
+    """Lock and return the oldest due distribution no other run holds, with its distributor locked and freshly
+    read; call inside ``transaction.atomic``.
 
-    PostgreSQL: ``FOR UPDATE OF <distribution>, <distributor> SKIP LOCKED``, so concurrent heartbeats each
-    take a different distribution, a distribution another run triggered meanwhile no longer matches
-    ``pending`` when its row is re-read, and a period whose distributor a credit is holding
-    (``distributors_hold_for_credit``: ``FOR KEY SHARE``) is skipped until that credit has committed.
+    PostgreSQL: ``FOR UPDATE OF <distribution> SKIP LOCKED``, so concurrent heartbeats each take a different
+    distribution and one another run triggered meanwhile no longer matches ``pending`` when its row is re-read.
+    Then ``FOR UPDATE`` of its distributor, waiting at most ``TRIGGER_LOCK_WAIT_MS`` for the credits that hold
+    it (``distributors.selectors.distributors_hold_for_credit``: only credits whose instant falls in this
+    period, a handful in flight, since live credits stamped after the trigger date hold nothing). A longer wait
+    raises ``DistributorBusy`` (the caller leaves that period to the next run). Waiting rather than skipping is
+    what keeps a sustained credit stream from starving the heartbeat.
     SQLite has no row locks; the project opens its transactions with ``BEGIN IMMEDIATE``, so a second
     heartbeat waits for the first to commit and then sees the distribution triggered.
     """
     due = distributions_due(as_of=as_of, organization_id=organization_id, distributor_id=distributor_id)
     if exclude_ids:
         due = due.exclude(pk__in=exclude_ids)
-    return (
-        due.select_for_update(skip_locked=True, of=("self", "distributor"))
-        .select_related("distributor", "distributor__organization")
-        .first()
-    )
+    if connection.vendor != "postgresql":
+        return due.select_for_update().select_related("distributor", "distributor__organization").first()
+    distribution = due.select_for_update(skip_locked=True, of=("self",)).first()
+    if distribution is None:
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT current_setting('lock_timeout'), set_config('lock_timeout', %s, true)",
+            [f"{int(settings.TRIGGER_LOCK_WAIT_MS)}ms"],
+        )
+        ((previous, _),) = cursor.fetchall()
+    try:  # no savepoint: a timeout aborts the caller's transaction, which then rolls back (the caller skips)
+        distribution.distributor = (
+            Distributor.objects.select_for_update(of=("self",))
+            .select_related("organization")
+            .get(pk=distribution.distributor_id)
+        )
+    except OperationalError as exc:
+        if getattr(exc.__cause__, "sqlstate", None) == LOCK_NOT_AVAILABLE:
+            raise DistributorBusy(distribution.pk) from exc
+        raise
+    # The trigger's own writes wait as before (its foreign-key checks, say): the bound was for this lock only.
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT set_config('lock_timeout', %s, true)", [previous])
+    return distribution
 
 
 def _array_literal(values: list[int]) -> str:
@@ -405,9 +527,10 @@ def _write_shares_postgresql(*, plan: DistributionPlan, distribution_id: int, no
             INSERT INTO {connection.ops.quote_name(obligation.db_table)} (
                 {col(obligation, "organization")}, {col(obligation, "collaborator")}, {col(obligation, "value")},
                 {col(obligation, "units")}, {col(obligation, "status")}, {col(obligation, "award_type")},
-                {col(obligation, "description")}, {col(obligation, "created_at")}, {col(obligation, "modified_at")}
+                {col(obligation, "description")}, {col(obligation, "created_at")}, {col(obligation, "modified_at")},
+                {col(obligation, "release_at")}
             )
-            SELECT %s, collaborator_id, value, %s, %s, %s, %s, %s, %s FROM share ORDER BY position
+            SELECT %s, collaborator_id, value, %s, %s, %s, %s, %s, %s, %s FROM share ORDER BY position
             RETURNING {col(obligation, "id")} AS id, {col(obligation, "collaborator")} AS collaborator_id
         ), allocation AS (
             INSERT INTO {connection.ops.quote_name(allocation.db_table)} (
@@ -440,6 +563,7 @@ def _write_shares_postgresql(*, plan: DistributionPlan, distribution_id: int, no
         _obligation_description(plan, distribution_id),
         now,
         now,
+        _release_at(plan, now),
         plan.organization_id,
         distribution_id,
         connection.ops.quote_name(obligation.db_table),
@@ -468,11 +592,12 @@ def _write_shares_bulk_create(*, plan: DistributionPlan, distribution_id: int, n
             status=plan.obligation_status,
             award_type=AwardType.DISTRIBUTION,
             description=description,
+            release_at=_release_at(plan, now),
         )
         for share in plan.shares
     )
     record_numerators = plan.storable_denominator is not None
-    Allocation.objects.bulk_create(
+    allocations = Allocation.objects.bulk_create(
         Allocation(
             organization_id=plan.organization_id,
             distribution_id=distribution_id,
@@ -487,6 +612,7 @@ def _write_shares_bulk_create(*, plan: DistributionPlan, distribution_id: int, n
         )
         for share, obligation in zip(plan.shares, obligations, strict=True)
     )
+    record_trigger_rows(organization_id=plan.organization_id, obligations=obligations, allocations=allocations)
 
 
 def _trace_fields(plan: DistributionPlan) -> dict[str, Any]:
@@ -505,6 +631,11 @@ def _trace_fields(plan: DistributionPlan) -> dict[str, Any]:
     }
 
 
+def _release_at(plan: DistributionPlan, now: datetime) -> datetime | None:
+    """When a held obligation is approved by the heartbeat: the trigger's write instant plus the hold."""
+    return now + timedelta(days=plan.hold_days) if plan.hold_days else None
+
+
 def _obligation_description(plan: DistributionPlan, distribution_id: int) -> str:
     text = f"Distribution {distribution_id}: {plan.distributor_name}, period ending {iso_utc(plan.trigger_date)}"
     return text[: Obligation._meta.get_field("description").max_length]
@@ -514,7 +645,8 @@ def distribution_plan_write(*, distribution: Distribution, plan: DistributionPla
     """Write ``plan`` for the pending ``distribution`` and open the next period; return the new pending one.
 
     Call inside ``transaction.atomic`` with the distribution locked. The statement count is fixed: one
-    (PostgreSQL) or two batched (other databases) for the shares, one update, one insert.
+    (PostgreSQL) or two batched (other databases) for the shares, as many for their events
+    (``distributions.events``), one update, one insert, and one or two for the distribution's events.
     """
     if plan.distribution_id != distribution.pk or plan.trigger_date != distribution.trigger_date:
         raise ValueError(f"The plan of {plan.distribution_id} cannot be written to distribution {distribution.pk}.")
@@ -523,6 +655,7 @@ def distribution_plan_write(*, distribution: Distribution, plan: DistributionPla
     if plan.shares:
         if connection.vendor == "postgresql":
             _write_shares_postgresql(plan=plan, distribution_id=distribution.pk, now=now)
+            record_trigger_rows_postgresql(organization_id=plan.organization_id, distribution_id=distribution.pk)
         else:
             _write_shares_bulk_create(plan=plan, distribution_id=distribution.pk, now=now)
     updated = Distribution.objects.filter(pk=distribution.pk, status=DistributionStatus.PENDING).update(
@@ -537,12 +670,17 @@ def distribution_plan_write(*, distribution: Distribution, plan: DistributionPla
     )
     if updated != 1:
         raise DistributionAlreadyTriggered(f"Distribution {distribution.pk} is no longer pending.")
-    distributor_mark_distributed(distributor_id=plan.distributor_id, through=plan.trigger_date)
+    distributor_mark_distributed(
+        distributor_id=plan.distributor_id, through=plan.trigger_date, open_until=plan.next_trigger_date
+    )
     distribution.pool, distribution.value = plan.pool, plan.value
     distribution.unallocated, distribution.carried_forward = plan.unallocated, plan.carried_forward
     distribution.triggered_at = distribution.modified_at = now
     for name, value in _trace_fields(plan).items():
         setattr(distribution, name, value)
+    record_distribution(DISTRIBUTION_TRIGGERED, distribution)
+    if plan.status == DistributionStatus.COMPLETE:
+        record_distribution(DISTRIBUTION_COMPLETED, distribution)
     return Distribution.objects.create(
         organization_id=plan.organization_id,
         distributor_id=plan.distributor_id,

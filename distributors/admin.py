@@ -261,7 +261,15 @@ class DistributorAdmin(MoneyAdminMixin, OrganizationTimesMixin, TenantAdminMixin
         ("Pool", {"fields": ["pool_resolver", "pool_amount", "pool_percent_bp", "rollover_unearned"]}),
         (
             "Split",
-            {"fields": ["distribution_resolver", "tie_policy", "top_n_weights", "obligation_start_status"]},
+            {
+                "fields": [
+                    "distribution_resolver",
+                    "tie_policy",
+                    "top_n_weights",
+                    "obligation_start_status",
+                    "hold_days",
+                ]
+            },
         ),
         ("Eligibility", {"fields": ["eligibility", "eligible_collaborators"]}),
         ("Schedule", {"fields": ["schedule", "starts_at", "distributed_through"]}),

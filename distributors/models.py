@@ -94,6 +94,11 @@ class Distributor(LifecycleModelMixin, models.Model):
     obligation_start_status = models.CharField(
         max_length=16, choices=ObligationStart.choices, default=ObligationStart.PENDING
     )
+    hold_days = models.PositiveIntegerField(
+        default=0,
+        help_text="Holding period: the heartbeat approves this distributor's pending obligations this many days "
+        "after the trigger wrote them, unless they were rejected or cancelled before. 0: no hold (staff approve).",
+    )
 
     eligibility = models.CharField(max_length=16, choices=Eligibility.choices, default=Eligibility.ALL_ACTIVE)
     eligible_collaborators = models.ManyToManyField(Collaborator, blank=True, related_name="distributors")
@@ -111,6 +116,13 @@ class Distributor(LifecycleModelMixin, models.Model):
         editable=False,
         help_text="Trigger date of the latest triggered period: credits at or before it can no longer count.",
     )
+    open_until = models.DateTimeField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="Trigger date of the open (pending) period, kept by the engine: a credit stamped at or before "
+        "it holds the distributor against that period's trigger; one stamped after it belongs to a later period.",
+    )
 
     created_at = models.DateTimeField(auto_now_add=True)
     modified_at = models.DateTimeField(auto_now=True)
@@ -126,6 +138,12 @@ class Distributor(LifecycleModelMixin, models.Model):
                 condition=Q(distribution_resolver__in=DistributionResolver.values),
                 name="distributor_resolver_valid",
             ),
+            # A hold delays the approval of obligations that start pending; approved ones have nothing to wait for.
+            models.CheckConstraint(
+                condition=Q(hold_days=0) | Q(obligation_start_status=ObligationStart.PENDING),
+                name="distributor_hold_needs_pending_start",
+            ),
+            models.CheckConstraint(condition=Q(hold_days__lte=3660), name="distributor_hold_days_le_3660"),
         ]
         indexes = [models.Index(fields=["organization", "status"], name="distributor_org_status_idx")]
 
@@ -147,6 +165,11 @@ class Distributor(LifecycleModelMixin, models.Model):
                 or sum(weights) != 100
             ):
                 errors["top_n_weights"] = "topN needs a list of whole percentages that sum to 100, e.g. [50, 30, 20]."
+        if self.hold_days and self.obligation_start_status != ObligationStart.PENDING:
+            errors["hold_days"] = (
+                "A holding period needs obligations that start pending (they are approved when it ends); "
+                "set the obligation start status to pending, or the hold to 0."
+            )
         if self.pool_resolver == PoolResolver.REVENUE_SHARE and not self.pool_percent_bp:
             errors["pool_percent_bp"] = "A revenue-share pool needs a percentage above zero."
         schedule_error = self._schedule_error_from_start()

@@ -1,13 +1,16 @@
 """Reads about distributors shared by the crediting service, the engine, the API and the admin."""
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from django.db import connection
+from django.conf import settings
+from django.db import OperationalError, connection
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from collaborators.models import Collaborator
 from distributors.models import Distributor, DistributorStatus, Eligibility, MetricType, PoolResolver
+
+LOCK_NOT_AVAILABLE = "55P03"  # PostgreSQL's SQLSTATE for a lock wait that exceeded lock_timeout
 
 
 def credit_targets(
@@ -33,9 +36,46 @@ def credit_targets(
     return list(targets.order_by("distributor_id"))
 
 
-def distributors_hold_for_credit(*, distributor_ids: list[int]) -> dict[int, datetime | None]:
-    """The credited distributors held against a trigger; see ``_hold_against_trigger``."""
-    return _hold_against_trigger(distributor_ids)
+class HoldTimeout(Exception):
+    """A credit (or revenue import) waited longer than ``CREDIT_LOCK_TIMEOUT_MS`` for a trigger holding one of its
+    distributors; nothing was written. The API answers 503 with ``Retry-After``."""
+
+
+def credit_needs_hold(*, credited_at: datetime, open_until: datetime | None) -> bool:
+    """Whether a credit stamped ``credited_at`` must hold a distributor whose open period ends at ``open_until``.
+
+    Only a credit whose instant falls in the open period (at or before its trigger date) can race that period's
+    trigger: one stamped after it belongs to a later period, whose trigger cannot run before that period ends.
+    So a live credit stamped once the trigger date has passed (while the heartbeat triggers) holds nothing, and
+    a stream of them never starves the heartbeat. Two cases still hold, because holding is always safe:
+    ``open_until`` unknown (``None``), and an instant more than ``CREDIT_HOLD_GRACE_SECONDS`` after it (the
+    heartbeat is that late, so the next period may itself be due soon; the grace is kept well below the
+    shortest period a schedule allows, an hour, so an unheld credit always commits before the next trigger
+    date it could fall before).
+    """
+    if open_until is None or credited_at <= open_until:
+        return True
+    return credited_at > open_until + timedelta(seconds=settings.CREDIT_HOLD_GRACE_SECONDS)
+
+
+def distributors_hold_for_credit(
+    *, distributor_ids: list[int], credited_at: datetime | None = None
+) -> dict[int, datetime | None]:
+    """Hold against a trigger the credited distributors that a credit stamped ``credited_at`` must hold
+    (``credit_needs_hold``; all of them when ``credited_at`` is None); return each distributor's
+    ``distributed_through``, read after the hold was granted for those held. See ``_hold_against_trigger``.
+    Raises ``HoldTimeout`` when a trigger holds one longer than ``CREDIT_LOCK_TIMEOUT_MS``."""
+    ids = sorted(set(distributor_ids))
+    if connection.vendor != "postgresql":
+        return dict(Distributor.objects.filter(pk__in=ids).values_list("pk", "distributed_through"))
+    if credited_at is None:
+        return _hold_against_trigger(ids)
+    rows = Distributor.objects.filter(pk__in=ids).values_list("pk", "distributed_through", "open_until")
+    through = {pk: distributed_through for pk, distributed_through, _ in rows}
+    held = [pk for pk, _, open_until in rows if credit_needs_hold(credited_at=credited_at, open_until=open_until)]
+    if held:
+        through.update(_hold_against_trigger(held))
+    return through
 
 
 @dataclass(frozen=True)
@@ -60,6 +100,10 @@ def distributors_hold_for_revenue(*, organization_id: int, units: set[str]) -> d
     return {pk: HeldDistributor(starts_at, units, held[pk]) for pk, starts_at, units in rows}
 
 
+def _lock_timeout_sql(milliseconds: int) -> str:
+    return f"SELECT set_config('lock_timeout', '{int(milliseconds)}ms', true)"
+
+
 def _hold_against_trigger(distributor_ids: list[int]) -> dict[int, datetime | None]:
     """Hold the distributors against a trigger while a credit (or revenue) is written; return each one's
     ``distributed_through`` as committed *after* the hold was granted.
@@ -67,16 +111,28 @@ def _hold_against_trigger(distributor_ids: list[int]) -> dict[int, datetime | No
     PostgreSQL: ``FOR KEY SHARE`` on the distributor rows (in id order). It conflicts with the trigger's
     ``FOR UPDATE`` of its distributor but not with other credits, so a credit that comes while a period is
     being triggered waits for that trigger to commit (and then reads the new ``distributed_through``), and a
-    heartbeat that comes while a credit holds the distributor skips that period until its next run. SQLite
-    needs no lock: the project's write transactions begin IMMEDIATE, so a credit and a trigger never overlap.
-    Call inside ``transaction.atomic``.
+    trigger that comes while a credit holds the distributor waits for it (``distribution_lock_next_due``).
+    The wait is bounded: ``lock_timeout`` is set to ``CREDIT_LOCK_TIMEOUT_MS`` for the rest of the transaction
+    (the credit's inserts included, so a concurrent request with the same idempotency key is bounded too),
+    and a wait beyond it raises ``HoldTimeout`` (the transaction is then unusable: the caller's atomic block
+    rolls back). SQLite needs no lock: the project's write transactions begin IMMEDIATE, so a credit and a
+    trigger never overlap (and SQLite's busy timeout bounds that wait). Call inside ``transaction.atomic``.
     """
     ids = sorted(set(distributor_ids))
     if connection.vendor != "postgresql":
         return dict(Distributor.objects.filter(pk__in=ids).values_list("pk", "distributed_through"))
     table = connection.ops.quote_name(Distributor._meta.db_table)
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT id, distributed_through FROM {table} WHERE id = ANY(%s) ORDER BY id FOR KEY SHARE", [ids]
-        )
+        cursor.execute(_lock_timeout_sql(settings.CREDIT_LOCK_TIMEOUT_MS))
+        try:
+            cursor.execute(
+                f"SELECT id, distributed_through FROM {table} WHERE id = ANY(%s) ORDER BY id FOR KEY SHARE", [ids]
+            )
+        except OperationalError as exc:
+            if getattr(exc.__cause__, "sqlstate", None) == LOCK_NOT_AVAILABLE:
+                raise HoldTimeout(
+                    f"A distribution of distributor(s) {', '.join(map(str, ids))} is being triggered; "
+                    "nothing was written, try again shortly."
+                ) from exc
+            raise
         return dict(cursor.fetchall())

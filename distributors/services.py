@@ -9,8 +9,9 @@ from django.db.models import Q
 
 from distributors.models import Distributor
 
-# Written only by the engine (``distributor_mark_distributed``); a staff save must never put back a stale value.
-_ENGINE_FIELDS = {"distributed_through"}
+# Written only by the engine (``distributor_mark_distributed``, ``distributor_mark_open``); a staff save must
+# never put back a stale value.
+_ENGINE_FIELDS = {"distributed_through", "open_until"}
 
 
 def distributor_save(*, distributor: Distributor) -> Distributor:
@@ -39,9 +40,17 @@ def distributor_set_status(*, distributor: Distributor, status: str) -> Distribu
     return locked
 
 
-def distributor_mark_distributed(*, distributor_id: int, through: datetime) -> None:
-    """Record that the distributor's periods up to ``through`` are distributed (the engine, in the trigger's
-    transaction): credits at or before it are refused from then on. Never moves backwards."""
+def distributor_mark_distributed(*, distributor_id: int, through: datetime, open_until: datetime) -> None:
+    """Record that the distributor's periods up to ``through`` are distributed and that its open period now ends
+    at ``open_until`` (the engine, in the trigger's transaction, one statement): credits at or before ``through``
+    are refused from then on. Never moves backwards."""
     Distributor.objects.filter(
         Q(distributed_through__isnull=True) | Q(distributed_through__lt=through), pk=distributor_id
-    ).update(distributed_through=through)
+    ).update(distributed_through=through, open_until=open_until)
+
+
+def distributor_mark_open(*, distributor_id: int, open_until: datetime | None) -> None:
+    """Record the trigger date of the distributor's open period (``None``: none is open), in the transaction that
+    opens, triggers or cancels it. Credits read it to know whether they must hold the distributor against a
+    trigger (``distributors.selectors.distributors_hold_for_credit``)."""
+    Distributor.objects.filter(pk=distributor_id).update(open_until=open_until)

@@ -51,14 +51,47 @@ class CreditRequest(models.Model):
         return f"{self.source} credit request {self.pk}"
 
 
+class CreditBatch(models.Model):
+    """One batch of credits made under an idempotency key (``POST /distributors/credit-metric/batch`` with an
+    ``Idempotency-Key``): what answers a retry of the whole batch.
+
+    Batch keys are their own namespace (a batch key never matches a single credit's key); the items' own keys
+    are ``CreditRequest`` keys. ``items`` lists, per item in order, ``[credit request id, replayed]``: the
+    request that credited it and whether that request was an earlier one (an item key already used), so a
+    retry answers exactly the first response. Written only for keyed batches.
+    """
+
+    # The unique constraint's index leads with the organization: the foreign key needs no index of its own.
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+", db_index=False)
+    idempotency_key = models.CharField(max_length=200)
+    request_fingerprint = models.CharField(max_length=64)
+    source = models.CharField(max_length=16, choices=CreditSource.choices)
+    actor = models.CharField(max_length=200, blank=True, help_text="API key prefix, staff username or command.")
+    items = models.JSONField(help_text="[credit request id, replayed] per item, in the batch's order.")
+    created_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "idempotency_key"], name="credit_batch_idempotency_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.source} credit batch {self.pk}"
+
+
 class MetricCredit(models.Model):
     """Points credited to a collaborator on one distributor, at one instant (read-only once written)."""
 
-    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    # Only the indexes the ledger's queries use (README "Write path"): organization and distributor lead the
+    # composite indexes below, and nothing looks credits up by metric type alone, so none of the three has
+    # its own. collaborator (cascades, the foreign key's checks) and request (replays) keep theirs.
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+", db_index=False)
     request = models.ForeignKey(CreditRequest, on_delete=models.PROTECT, related_name="credits")
-    distributor = models.ForeignKey(Distributor, on_delete=models.CASCADE, related_name="metric_credits")
+    distributor = models.ForeignKey(
+        Distributor, on_delete=models.CASCADE, related_name="metric_credits", db_index=False
+    )
     collaborator = models.ForeignKey(Collaborator, on_delete=models.CASCADE, related_name="metric_credits")
-    metric_type = models.SlugField(max_length=50)
+    metric_type = models.SlugField(max_length=50, db_index=False)
     quantity = models.PositiveIntegerField()
     points_per_unit = models.PositiveIntegerField()
     points = models.BigIntegerField()

@@ -38,6 +38,7 @@ from clock import iso_utc
 from collaborators.models import Collaborator, CollaboratorStatus
 from distributors.models import Distributor, MetricType
 from distributors.selectors import credit_targets, distributors_hold_for_credit
+from metrics.events import record_credits
 from metrics.models import MAX_CREDIT_QUANTITY, CreditRequest, MetricCredit
 from organizations.models import Organization
 
@@ -155,19 +156,27 @@ def _credit_targets_checked(
     return targets
 
 
-def _refuse_closed_periods(distributed_through: dict[int, datetime | None], credited_at: datetime) -> None:
+def closed_period_refusal(distributed_through: dict[int, datetime | None], credited_at: datetime) -> str | None:
+    """Why a credit at ``credited_at`` on these distributors (id → ``distributed_through``) is refused, if it is:
+    its instant falls in a period already distributed."""
     closed = sorted(
         (through, distributor_id)
         for distributor_id, through in distributed_through.items()
         if through is not None and credited_at <= through
     )
-    if closed:
-        through, distributor_id = closed[0]
-        raise CreditRefused(
-            f"{iso_utc(credited_at)} falls in a period of distributor {distributor_id} that was already "
-            f"distributed (trigger date {iso_utc(through)}); such a credit could never count.",
-            field="credited_at",
-        )
+    if not closed:
+        return None
+    through, distributor_id = closed[0]
+    return (
+        f"{iso_utc(credited_at)} falls in a period of distributor {distributor_id} that was already "
+        f"distributed (trigger date {iso_utc(through)}); such a credit could never count."
+    )
+
+
+def _refuse_closed_periods(distributed_through: dict[int, datetime | None], credited_at: datetime) -> None:
+    refusal = closed_period_refusal(distributed_through, credited_at)
+    if refusal:
+        raise CreditRefused(refusal, field="credited_at")
 
 
 def _credit_write(
@@ -184,11 +193,15 @@ def _credit_write(
     now: datetime | None,
 ) -> CreditOutcome:
     with transaction.atomic():
-        # Hold the credited distributors against a trigger before stamping the credit: a heartbeat that
-        # already holds one makes us wait until it has committed (our instant then falls after its trigger
-        # date, in the next period); one that comes later skips that period until we have committed. So no
-        # credit can land in a period whose scores were already read.
-        distributed_through = distributors_hold_for_credit(distributor_ids=[t.distributor_id for t in targets])
+        # Hold the credited distributors whose open period our instant may fall in against a trigger, before
+        # stamping the credit: a trigger that already holds one makes us wait (boundedly) until it has
+        # committed (our instant then falls after its trigger date, in the next period); one that comes later
+        # waits for us. A live credit stamped after the open period's trigger date holds nothing (it belongs to
+        # the next period), so a stream of credits never starves the heartbeat. So no credit can land in a
+        # period whose scores were already read (``distributors.selectors.credit_needs_hold``).
+        distributed_through = distributors_hold_for_credit(
+            distributor_ids=[t.distributor_id for t in targets], credited_at=now or timezone.now()
+        )
         recorded_at = timezone.now()
         credited_at = now or recorded_at
         _refuse_closed_periods(distributed_through, credited_at)
@@ -214,6 +227,7 @@ def _credit_write(
             )
             for target in targets
         )
+        record_credits(organization.pk, [(request, credits)])
     return CreditOutcome(request=request, credits=credits, replayed=False)
 
 

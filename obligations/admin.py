@@ -10,25 +10,36 @@ its collaborator's. Amounts read ``155.07 USD`` and times are in the organizatio
 - Fulfillments: totals per units in the list (one query for the page) and on the change page, and
   "Download payouts CSV": the ``export_payouts`` file, read only (``export_payouts`` moves the fulfillment to
   processing; the download changes nothing).
+- Holds, minimums, adjustments: an obligation shows when its hold ends (``release_at``); "Adjust" adds an
+  adjustment (positive, or negative: a clawback) to one selected obligation, asking for the amount and a reason
+  (``obligations.services.obligation_adjust``; adjustments of a distribution: ``manage.py adjust_obligation``).
+  Minimum payouts per units are configured by organization admins. A fulfillment shows what it held back and why
+  (below the minimum, a net debt, nets to zero): those obligations stayed approved for a later batch.
 - Collaborators (registered here, with the obligations): the earnings history of the last periods and the
   totals per units on the change page (``obligations.selectors.collaborator_earnings``, two queries).
 """
 
+from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpResponse
+from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
 from collaborators.admin import CollaboratorAdmin
 from collaborators.models import Collaborator
 from distributors.admin import MoneyAdminMixin, MoneyInlineMixin, amount_html, totals_html
+from distributors.units import to_major, to_minor, units_decimal_places
+from obligations.balances import HeldBalance
 from obligations.exports import payouts_write_csv
-from obligations.models import AwardType, Fulfillment, Obligation, ObligationStatus, Payout
+from obligations.models import AwardType, Fulfillment, MinimumPayout, Obligation, ObligationStatus, Payout
 from obligations.selectors import collaborator_earnings, fulfillment_payout_totals, payout_export_rows
 from obligations.services import (
     fulfillments_mark_failed,
+    obligation_adjust,
     obligation_manual_save,
     obligations_transition,
     payout_mark_paid,
@@ -117,7 +128,21 @@ class DistributionIdFilter(InputFilter):
 
 @admin.display(description="distribution", ordering="allocation__distribution_id")
 def obligation_distribution(obligation: Obligation):
-    """The distribution that created it (via its allocation), or "manual"."""
+    """The distribution that created it (via its allocation), "manual", or what an adjustment corrects."""
+    if obligation.award_type == AwardType.ADJUSTMENT:
+        if obligation.adjusts_obligation_id is not None:
+            return _change_link(
+                "obligations_obligation",
+                obligation.adjusts_obligation_id,
+                f"adjusts obligation #{obligation.adjusts_obligation_id}",
+                obligation.reason,
+            )
+        return _change_link(
+            "distributions_distribution",
+            obligation.adjusts_distribution_id,
+            f"adjusts distribution #{obligation.adjusts_distribution_id}",
+            obligation.reason,
+        )
     try:
         distribution = obligation.allocation.distribution
     except Obligation.allocation.RelatedObjectDoesNotExist:
@@ -147,7 +172,16 @@ class ObligationAdmin(MoneyAdminMixin, OrganizationTimesMixin, NoHardDeleteMixin
     write_role = Role.OPERATOR
 
     money_fields = {"value": "units"}
-    list_display = ["id", "collaborator", "value", "status", obligation_distribution, obligation_payout, "created_at"]
+    list_display = [
+        "id",
+        "collaborator",
+        "value",
+        "status",
+        obligation_distribution,
+        obligation_payout,
+        "created_at",
+        "release_at",
+    ]
     list_filter = ["status", DistributionIdFilter, "award_type", "units", "organization"]
     list_select_related = ["collaborator", "payout", "organization", "allocation__distribution__distributor"]
     search_fields = ["collaborator__full_name", "collaborator__email", "description"]
@@ -160,13 +194,33 @@ class ObligationAdmin(MoneyAdminMixin, OrganizationTimesMixin, NoHardDeleteMixin
         "award_type",
         obligation_distribution,
         "description",
+        "reason",
         "status",
+        "release_at",
         "payout",
         "created_at",
         "modified_at",
     ]
-    readonly_fields = ["organization", obligation_distribution, "status", "payout", "created_at", "modified_at"]
-    actions = ["approve", "reject", "cancel"]
+    readonly_fields = [
+        "organization",
+        obligation_distribution,
+        "reason",
+        "status",
+        "release_at",
+        "payout",
+        "created_at",
+        "modified_at",
+    ]
+    actions = ["approve", "reject", "cancel", "adjust"]
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        award_type = form.base_fields.get("award_type")
+        if award_type is not None:  # an adjustment is made with the "Adjust" action, never typed in
+            award_type.choices = [
+                (value, label) for value, label in award_type.choices if value != AwardType.ADJUSTMENT
+            ]
+        return form
 
     def get_readonly_fields(self, request, obj=None):
         if obj and (obj.award_type != AwardType.MANUAL or obj.status != ObligationStatus.PENDING):
@@ -215,6 +269,95 @@ class ObligationAdmin(MoneyAdminMixin, OrganizationTimesMixin, NoHardDeleteMixin
     @admin.action(description="Cancel selected obligations")
     def cancel(self, request, queryset):
         return self._move(request, queryset, ObligationStatus.CANCELLED, verb="Cancel", reason_required=True)
+
+    @admin.action(description="Adjust the selected obligation (adjustment or clawback)")
+    def adjust(self, request, queryset):
+        """One obligation: a page asks for the amount (negative claws back) and the reason, then creates the
+        adjustment for its collaborator, in its units, linked to it. The obligation itself is not changed."""
+        chosen = list(queryset.select_related("collaborator", "organization").order_by("pk")[:2])
+        if len(chosen) != 1:
+            self.message_user(request, "Nothing changed: select exactly one obligation to adjust.", messages.ERROR)
+            return None
+        obligation = chosen[0]
+        form = AdjustmentForm(request.POST if request.POST.get("post") == "yes" else None, units=obligation.units)
+        if form.is_bound and form.is_valid():
+            value, reason = form.cleaned_data["value"], form.cleaned_data["reason"]
+            _run(
+                self,
+                request,
+                lambda: [
+                    obligation_adjust(
+                        organization=obligation.organization,
+                        collaborator=obligation.collaborator,
+                        value=value,
+                        units=obligation.units,
+                        reason=reason,
+                        adjusts_obligation=obligation,
+                    )
+                ],
+                lambda made: (
+                    f"Adjustment {made[0]} created for obligation {obligation.pk} (approved: the next "
+                    "fulfillment nets it)."
+                ),
+                logged=f"Created as an adjustment of obligation {obligation.pk}.",
+                reason=reason,
+            )
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Adjust obligation {obligation.pk}?",
+            "opts": self.model._meta,
+            "obligation": obligation,
+            "form": form,
+            "action": request.POST.get("action", "adjust"),
+            "selected": [obligation.pk],
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            "media": self.media,
+        }
+        return TemplateResponse(request, "admin/obligations/obligation/adjust.html", context)
+
+
+class AdjustmentForm(forms.Form):
+    """The amount of an adjustment, typed in major units of the adjusted obligation (``-5.00`` claws back 5 USD),
+    and why."""
+
+    value = forms.CharField(
+        label="Amount",
+        max_length=40,
+        widget=forms.TextInput(attrs={"inputmode": "decimal", "size": 18, "class": "vTextField"}),
+    )
+    reason = forms.CharField(
+        max_length=Obligation._meta.get_field("reason").max_length,
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 70, "class": "vLargeTextField"}),
+        help_text="Required. Kept on the adjustment and in the admin's history.",
+    )
+
+    def __init__(self, *args, units: str, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.units = units
+        sample = 500 if units_decimal_places(units) else 5
+        self.fields[
+            "value"
+        ].help_text = (
+            f"In {units}, with its decimals: {to_major(sample, units)} adds, -{to_major(sample, units)} claws back."
+        )
+
+    def clean_value(self) -> int:
+        try:
+            value = to_minor(self.cleaned_data["value"], self.units)
+        except ValueError as exc:
+            raise forms.ValidationError(str(exc)) from exc
+        if value == 0:
+            raise forms.ValidationError("Enter a non-zero amount (negative to claw back).")
+        if abs(value) > 2**63 - 1:
+            raise forms.ValidationError("The amount is too large.")
+        return value
+
+    def clean_reason(self) -> str:
+        reason = self.cleaned_data["reason"].strip()
+        if not reason:
+            raise forms.ValidationError("An adjustment needs a reason.")
+        return reason
 
 
 # --- fulfillments and payouts ----------------------------------------------------------------------------------
@@ -295,6 +438,45 @@ def fulfillment_csv_link(fulfillment: Fulfillment):
     )
 
 
+@admin.display(description="held back")
+def fulfillment_held_back_count(fulfillment: Fulfillment):
+    """How many collaborator balances this batch left out (their obligations stayed approved)."""
+    return len(fulfillment.held_back or []) or None
+
+
+@admin.display(description="held back")
+def fulfillment_held_back(fulfillment: Fulfillment):
+    """The balances this batch left out, per collaborator and units, and why; their obligations stayed approved."""
+    held = [HeldBalance.from_dict(entry) for entry in fulfillment.held_back or []]
+    if not held:
+        return "Nothing: every approved balance was paid."
+    url = reverse("admin:obligations_obligation_changelist")
+    rows = format_html_join(
+        "",
+        '<tr><td><a href="{}">{}</a></td><td class="money">{}</td><td>{}</td><td>'
+        '<a href="{}?collaborator__id__exact={}&amp;status__exact=approved&amp;units__exact={}">{} obligation(s)</a>'
+        "</td></tr>",
+        (
+            (
+                reverse("admin:collaborators_collaborator_change", args=[entry.collaborator_id]),
+                entry.collaborator_name or f"#{entry.collaborator_id}",
+                amount_html(entry.balance, entry.units),
+                entry.why,
+                url,
+                entry.collaborator_id,
+                entry.units,
+                entry.obligation_count,
+            )
+            for entry in held
+        ),
+    )
+    return format_html(
+        '<table class="held-back"><thead><tr><th>collaborator</th><th>balance</th><th>why</th><th>carried over'
+        "</th></tr></thead><tbody>{}</tbody></table>",
+        rows,
+    )
+
+
 @admin.register(Fulfillment)
 class FulfillmentAdmin(OrganizationTimesMixin, NoHardDeleteMixin, TenantAdminMixin, admin.ModelAdmin):
     """Operators mark fulfillments failed (which asks why); the payouts CSV is read by any member."""
@@ -307,6 +489,7 @@ class FulfillmentAdmin(OrganizationTimesMixin, NoHardDeleteMixin, TenantAdminMix
         fulfillment_payout_count,
         fulfillment_total,
         fulfillment_paid,
+        fulfillment_held_back_count,
         "created_at",
         "completed_at",
         fulfillment_csv_link,
@@ -319,6 +502,7 @@ class FulfillmentAdmin(OrganizationTimesMixin, NoHardDeleteMixin, TenantAdminMix
         fulfillment_payout_count,
         fulfillment_total,
         fulfillment_paid,
+        fulfillment_held_back,
         "created_at",
         "modified_at",
         "completed_at",
@@ -456,6 +640,30 @@ class PayoutAdmin(MoneyAdminMixin, OrganizationTimesMixin, NoHardDeleteMixin, Te
             reason=reason,
         )
         return None
+
+
+# --- minimum payouts -------------------------------------------------------------------------------------------
+
+
+@admin.register(MinimumPayout)
+class MinimumPayoutAdmin(MoneyAdminMixin, OrganizationTimesMixin, TenantAdminMixin, admin.ModelAdmin):
+    """The organization's minimum payout per units, typed in major units; configured by organization admins. A
+    balance below it waits in approved obligations until it adds up (``generate_fulfillment``)."""
+
+    delete_role = Role.ADMIN
+
+    money_fields = {"amount": "units"}
+    list_display = ["organization", "units", "amount", "modified_at"]
+    list_filter = ["units", "organization"]
+    list_select_related = ["organization"]
+    autocomplete_fields = ["organization"]
+    fields = ["organization", "units", "amount", "created_at", "modified_at"]
+    readonly_fields = ["created_at", "modified_at"]
+    ordering = ["organization__name", "units"]
+
+    def get_readonly_fields(self, request, obj=None):
+        # A minimum stays in its organization and units; change the amount, or delete it.
+        return [*self.readonly_fields, "organization", "units"] if obj else self.readonly_fields
 
 
 # --- collaborators, with their earnings ------------------------------------------------------------------------

@@ -3,12 +3,21 @@
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db.models import Count, F, Q, Sum
+from django.db.models import Count, F, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
 
 from collaborators.models import Collaborator
 from distributors.units import to_major
-from obligations.models import AwardType, Fulfillment, Obligation, ObligationStatus, Payout, PayoutStatus
+from obligations.balances import HeldBalance, split_balances
+from obligations.models import (
+    AwardType,
+    Fulfillment,
+    MinimumPayout,
+    Obligation,
+    ObligationStatus,
+    Payout,
+    PayoutStatus,
+)
 
 
 def payout_export_rows(*, fulfillment: Fulfillment) -> list[dict]:
@@ -139,3 +148,46 @@ def collaborator_earnings(*, collaborator: Collaborator, periods: int = EARNINGS
         for units, parts in by_units.items()
     }
     return CollaboratorEarnings(periods=history, more=len(rows) > periods, manual=manual, totals=totals)
+
+
+def minimum_payouts(*, organization) -> dict[str, int]:
+    """The organization's minimum payout per units (units without a row have none)."""
+    return dict(MinimumPayout.objects.filter(organization=organization).values_list("units", "amount"))
+
+
+def obligations_due_for_release(
+    *, as_of: datetime, organization_id: int | None = None, distributor_id: int | None = None
+) -> QuerySet[Obligation]:
+    """Pending obligations whose hold has passed at ``as_of`` (``obligation_release_idx``), in scope."""
+    due = Obligation.objects.filter(status=ObligationStatus.PENDING, release_at__isnull=False, release_at__lte=as_of)
+    if organization_id is not None:
+        due = due.filter(organization_id=organization_id)
+    if distributor_id is not None:
+        due = due.filter(allocation__distribution__distributor_id=distributor_id)
+    return due
+
+
+def balances_held_back(*, organization) -> list[HeldBalance]:
+    """The balances a fulfillment generated now would hold back (``obligations.balances``), by collaborator id
+    and units: one aggregate query and one for the minimums."""
+    rows = (
+        Obligation.objects.filter(organization=organization, status=ObligationStatus.APPROVED, payout__isnull=True)
+        .values("collaborator_id", "units", "collaborator__full_name")
+        .annotate(balance=Sum("value"), obligation_count=Count("id"))
+        .order_by("collaborator_id", "units")
+    )
+    by_key = {(row["collaborator_id"], row["units"]): row for row in rows}
+    minimums = minimum_payouts(organization=organization)
+    _, held = split_balances({key: row["balance"] for key, row in by_key.items()}, minimums)
+    return [
+        HeldBalance(
+            collaborator_id=collaborator_id,
+            collaborator_name=by_key[(collaborator_id, units)]["collaborator__full_name"],
+            units=units,
+            balance=by_key[(collaborator_id, units)]["balance"],
+            minimum=minimums.get(units, 0),
+            obligation_count=by_key[(collaborator_id, units)]["obligation_count"],
+            reason=reason,
+        )
+        for (collaborator_id, units), reason in held.items()
+    ]

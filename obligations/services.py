@@ -10,9 +10,17 @@ Decisions (where the reference is silent):
   fulfilled exactly when its payout is paid. An obligation inside a live payout cannot be rejected or
   cancelled: the payout's amount includes it, so its fulfillment must be marked failed first.
 - ``fulfillment_generate`` batches the organization's approved obligations that are in no payout, one
-  payout per (collaborator, units) with the sum as amount, in one transaction that locks those obligations
+  payout per (collaborator, units) with their net sum as amount, in one transaction that locks those obligations
   (``select_for_update``): two concurrent runs never put an obligation in two payouts; the second finds
-  nothing. Zero-value obligations are included (they settle like any other). Nothing to batch → ``None``.
+  nothing. A balance that is negative (a net debt), nets to zero, or is below the organization's
+  ``MinimumPayout`` in its units is held back (``obligations.balances``): its obligations stay approved, in no
+  payout, and the fulfillment records them in ``held_back``. Nothing to pay → ``None`` (nothing written).
+- Holding period: ``obligations_release_held`` approves pending obligations whose ``release_at`` has passed, in
+  bounded batches of one ``UPDATE … RETURNING`` each, the rows picked under ``FOR UPDATE SKIP LOCKED`` on
+  PostgreSQL, so concurrent heartbeats release each obligation once and never wait for a staff action holding
+  one. A rejected or cancelled obligation is no longer pending and is never released.
+- Adjustments (``obligation_adjust``): a new obligation, never an edit of the one it corrects (a fulfilled one
+  included); created ``approved`` (staff creating it is the approval) so the next fulfillment nets it.
 - Marking payouts paid: paid_at is set, their obligations become ``fulfilled`` (the distributions follow
   through ``distributions.services``: ``complete`` once no obligation is pending or approved). The fulfillment moves to
   ``processing`` when its first payout is paid (if it was still ``pending``) and to ``complete`` when all
@@ -28,11 +36,16 @@ Decisions (where the reference is silent):
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
+from collaborators.models import Collaborator
+from distributors.units import format_amount
+from obligations.balances import HeldBalance, split_balances
+from obligations.events import record_fulfillment, record_obligations, record_payouts
 from obligations.models import (
     AwardType,
     Fulfillment,
@@ -42,7 +55,7 @@ from obligations.models import (
     Payout,
     PayoutStatus,
 )
-from obligations.selectors import payout_export_rows
+from obligations.selectors import minimum_payouts, obligations_due_for_release, payout_export_rows
 from organizations.models import Organization
 
 
@@ -79,6 +92,7 @@ def obligations_transition(*, obligation_ids: Iterable[int], status: str, reason
                 )
             obligation.transition_to(status)
         _write_obligation_status(obligations, status)
+        record_obligations(f"obligation.{status}", obligations)
     return obligations
 
 
@@ -93,9 +107,15 @@ def obligation_manual_save(*, obligation: Obligation) -> Obligation:
     (manual, pending, in no payout), and never writes status or payout.
     """
     obligation.organization_id = obligation.collaborator.organization_id
+    if obligation.award_type == AwardType.ADJUSTMENT:
+        raise ValidationError(
+            {"award_type": "An adjustment is created with the Adjust action or manage.py adjust_obligation."},
+            code="use_adjust",
+        )
     with transaction.atomic():
         if obligation._state.adding:
             obligation.save()
+            record_obligations("obligation.created", [obligation])
             return obligation
         current = Obligation.objects.select_for_update().get(pk=obligation.pk)
         if (
@@ -115,8 +135,10 @@ def obligation_manual_save(*, obligation: Obligation) -> Obligation:
 def fulfillment_generate(*, organization: Organization) -> Fulfillment | None:
     """Batch the organization's approved obligations that are in no payout into one new fulfillment.
 
-    One payout per (collaborator, units), amount = the sum of its obligations. Returns ``None`` (and writes
-    nothing) when there is nothing to batch.
+    One payout per (collaborator, units) whose net balance is paid (``obligations.balances``), amount = the sum
+    of its obligations, negative adjustments included. The balances held back are recorded on the fulfillment
+    (``held_back``, collaborator name as it was then) and their obligations are left as they were. Returns
+    ``None`` (and writes nothing) when no balance is to be paid; ``balances_held_back`` then says why.
     """
     with transaction.atomic():
         obligations = list(
@@ -129,8 +151,29 @@ def fulfillment_generate(*, organization: Organization) -> Fulfillment | None:
         groups: dict[tuple[int, str], list[Obligation]] = defaultdict(list)
         for obligation in obligations:
             groups[(obligation.collaborator_id, obligation.units)].append(obligation)
-        fulfillment = Fulfillment.objects.create(organization=organization)
-        keys = sorted(groups)
+        minimums = minimum_payouts(organization=organization)
+        keys, held = split_balances({key: sum(o.value for o in group) for key, group in groups.items()}, minimums)
+        if not keys:
+            return None
+        names = dict(
+            Collaborator.objects.filter(pk__in={collaborator_id for collaborator_id, _ in held}).values_list(
+                "pk", "full_name"
+            )
+        )
+        held_back = [
+            HeldBalance(
+                collaborator_id=collaborator_id,
+                collaborator_name=names.get(collaborator_id, ""),
+                units=units,
+                balance=sum(o.value for o in groups[(collaborator_id, units)]),
+                minimum=minimums.get(units, 0),
+                obligation_count=len(groups[(collaborator_id, units)]),
+                reason=reason,
+            ).as_dict()
+            for (collaborator_id, units), reason in held.items()
+        ]
+        fulfillment = Fulfillment.objects.create(organization=organization, held_back=held_back)
+        obligations = [obligation for key in keys for obligation in groups[key]]
         payouts = Payout.objects.bulk_create(
             Payout(
                 organization=organization,
@@ -147,7 +190,156 @@ def fulfillment_generate(*, organization: Organization) -> Fulfillment | None:
                 obligation.payout = payout
                 obligation.modified_at = now
         Obligation.objects.bulk_update(obligations, ["payout", "modified_at"], batch_size=500)
+        record_fulfillment("fulfillment.created", fulfillment)
+        record_payouts("payout.created", payouts)
     return fulfillment
+
+
+RELEASE_BATCH_SIZE = 500
+
+
+def _release_batch(*, as_of: datetime, now: datetime, batch_size: int, **scope) -> list[Obligation]:
+    """Approve up to ``batch_size`` held obligations due at ``as_of``, oldest release first: one statement."""
+    table = connection.ops.quote_name(Obligation._meta.db_table)
+    picked = obligations_due_for_release(as_of=as_of, **scope).order_by("release_at", "pk").values("pk")[:batch_size]
+    picked_sql, picked_params = picked.query.sql_with_params()
+    if connection.vendor == "postgresql":
+        # Rows another transaction holds (a staff move, a concurrent heartbeat) are left for the next run.
+        picked_sql = f"{picked_sql} FOR UPDATE OF {table} SKIP LOCKED"
+    columns = ["id", "organization_id", "collaborator_id", "value", "units", "status", "award_type"]
+    columns += ["release_at", "created_at", "modified_at"]
+    returning = ", ".join(connection.ops.quote_name(column) for column in columns)
+    sql = (
+        f"UPDATE {table} SET status = %s, modified_at = %s "
+        f"WHERE id IN ({picked_sql}) AND status = %s RETURNING {returning}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [ObligationStatus.APPROVED, now, *picked_params, ObligationStatus.PENDING])
+        rows = cursor.fetchall()
+    released = []
+    for row in sorted(rows):
+        values = dict(zip(columns, row, strict=True))
+        for name in ("release_at", "created_at", "modified_at"):  # SQLite returns text here
+            if isinstance(values[name], str):
+                values[name] = datetime.fromisoformat(values[name])
+            if values[name] is not None and timezone.is_naive(values[name]):
+                values[name] = values[name].replace(tzinfo=UTC)
+        released.append(Obligation(**values))
+    return released
+
+
+def obligations_release_held(
+    *,
+    as_of: datetime,
+    organization_id: int | None = None,
+    distributor_id: int | None = None,
+    batch_size: int = RELEASE_BATCH_SIZE,
+) -> int:
+    """Approve every pending obligation whose hold has passed (``release_at <= as_of``); return how many.
+
+    Each batch is its own transaction (one ``UPDATE … RETURNING`` and its ``obligation.approved`` events), so a
+    long release never holds many rows at once and a killed run keeps what it released. Pending → approved
+    leaves a distribution ``processing`` either way, so no distribution has to follow. ``distributor_id``: only
+    that distributor's obligations (``run_distributions --distributor``).
+    """
+    if timezone.is_naive(as_of):
+        raise ValueError("as_of must be timezone-aware.")
+    total = 0
+    while True:
+        with transaction.atomic():
+            released = _release_batch(
+                as_of=as_of,
+                now=timezone.now(),
+                batch_size=batch_size,
+                organization_id=organization_id,
+                distributor_id=distributor_id,
+            )
+            record_obligations("obligation.approved", released)
+        total += len(released)
+        if len(released) < batch_size:
+            return total
+
+
+def obligation_adjust(
+    *,
+    organization: Organization,
+    collaborator: Collaborator,
+    value: int,
+    reason: str,
+    units: str | None = None,
+    adjusts_obligation: Obligation | None = None,
+    adjusts_distribution=None,
+) -> Obligation:
+    """Create an adjustment obligation: ``value`` (minor units, positive or negative: a clawback) owed to
+    ``collaborator``, correcting one obligation or one triggered distribution, for ``reason``.
+
+    Decisions: the collaborator and the corrected row must be of ``organization``; an adjustment of an
+    obligation is for that obligation's collaborator and in its units (``units`` may be omitted); an adjustment
+    of a distribution is in its distributor's units, for any collaborator of the organization (one the period
+    missed, too), and only once the distribution was triggered. It starts ``approved`` and emits
+    ``obligation.created``. A ValidationError names the failing input.
+    """
+    reason = (reason or "").strip()
+    errors: dict[str, str] = {}
+    if not reason:
+        errors["reason"] = "An adjustment needs a reason."
+    elif len(reason) > Obligation._meta.get_field("reason").max_length:
+        errors["reason"] = f"At most {Obligation._meta.get_field('reason').max_length} characters."
+    if isinstance(value, bool) or not isinstance(value, int) or value == 0:
+        errors["value"] = "An adjustment is a non-zero whole amount in the smallest unit (negative to claw back)."
+    elif abs(value) > 2**63 - 1:
+        errors["value"] = "The amount is too large."
+    if collaborator.organization_id != organization.pk:
+        errors["collaborator"] = f"Collaborator {collaborator.pk} is not of organization '{organization.slug}'."
+    if (adjusts_obligation is None) == (adjusts_distribution is None):
+        errors["adjusts"] = "Name exactly one obligation or one distribution that the adjustment corrects."
+    elif adjusts_obligation is not None:
+        if adjusts_obligation.organization_id != organization.pk:
+            errors["obligation"] = f"Obligation {adjusts_obligation.pk} is not of organization '{organization.slug}'."
+        elif adjusts_obligation.collaborator_id != collaborator.pk:
+            errors["collaborator"] = (
+                f"Obligation {adjusts_obligation.pk} is owed to collaborator {adjusts_obligation.collaborator_id}, "
+                f"not {collaborator.pk}."
+            )
+        elif units is not None and units != adjusts_obligation.units:
+            errors["units"] = f"Obligation {adjusts_obligation.pk} is in {adjusts_obligation.units}, not {units}."
+        units = adjusts_obligation.units
+    else:
+        distributor = adjusts_distribution.distributor
+        if adjusts_distribution.organization_id != organization.pk:
+            errors["distribution"] = (
+                f"Distribution {adjusts_distribution.pk} is not of organization '{organization.slug}'."
+            )
+        elif adjusts_distribution.triggered_at is None:
+            errors["distribution"] = (
+                f"Distribution {adjusts_distribution.pk} is {adjusts_distribution.status}: only a triggered "
+                "distribution can be adjusted."
+            )
+        elif units is not None and units != distributor.units:
+            errors["units"] = f"Distribution {adjusts_distribution.pk} is in {distributor.units}, not {units}."
+        units = distributor.units
+    if errors:
+        raise ValidationError(errors, code="invalid_adjustment")
+    if adjusts_obligation is not None:
+        target = f"obligation {adjusts_obligation.pk}"
+    else:
+        target = f"distribution {adjusts_distribution.pk}"
+    adjustment = Obligation(
+        organization=organization,
+        collaborator=collaborator,
+        value=value,
+        units=units,
+        status=ObligationStatus.APPROVED,
+        award_type=AwardType.ADJUSTMENT,
+        description=f"Adjustment of {target}: {format_amount(value, units)}"[:300],
+        reason=reason,
+        adjusts_obligation=adjusts_obligation,
+        adjusts_distribution=adjusts_distribution,
+    )
+    with transaction.atomic():
+        adjustment.save()
+        record_obligations("obligation.created", [adjustment])
+    return adjustment
 
 
 def _payout_ids(payouts: Iterable[Payout | int]) -> list[int]:
@@ -178,6 +370,7 @@ def _move_fulfillment(fulfillment: Fulfillment, target: str) -> None:
     fulfillment.transition_to(target)
     fulfillment.completed_at = timezone.now() if target == FulfillmentStatus.COMPLETE else None
     fulfillment.save(update_fields=["status", "completed_at", "modified_at"])
+    record_fulfillment("fulfillment.status_changed", fulfillment)
 
 
 def payout_mark_paid(*, payouts: Iterable[Payout | int], reason: str = "") -> list[Payout]:
@@ -197,6 +390,8 @@ def payout_mark_paid(*, payouts: Iterable[Payout | int], reason: str = "") -> li
         for obligation in obligations:
             obligation.transition_to(ObligationStatus.FULFILLED)
         _write_obligation_status(obligations, ObligationStatus.FULFILLED)
+        record_payouts("payout.paid", locked)
+        record_obligations("obligation.fulfilled", obligations)
         for fulfillment in fulfillments.values():
             _move_fulfillment(fulfillment, FulfillmentStatus.PROCESSING)
             if not fulfillment.payouts.filter(status=PayoutStatus.UNPAID).exists():
@@ -224,6 +419,8 @@ def payout_mark_unpaid(*, payouts: Iterable[Payout | int], reason: str = "") -> 
         for obligation in obligations:
             obligation.transition_to(ObligationStatus.APPROVED)
         _write_obligation_status(obligations, ObligationStatus.APPROVED)
+        record_payouts("payout.unpaid", locked)
+        record_obligations("obligation.approved", obligations)
         for fulfillment in fulfillments.values():
             _move_fulfillment(fulfillment, FulfillmentStatus.PROCESSING)
     return locked
@@ -251,6 +448,7 @@ def fulfillment_mark_failed(*, fulfillment: Fulfillment | int, reason: str = "")
         )
         Obligation.objects.filter(pk__in=obligation_ids).update(payout=None, modified_at=timezone.now())
         locked.save(update_fields=["status", "modified_at"])
+        record_fulfillment("fulfillment.status_changed", locked)
     return locked
 
 

@@ -42,12 +42,14 @@ from tests.factories import (
     PayoutFactory,
     RevenueEntryFactory,
 )
+from tests.webhooks.factories import WebhookEndpointFactory, delivery_with_attempt
+from webhooks.models import WebhookDelivery, WebhookEndpoint
 
 pytestmark = pytest.mark.django_db
 
 MAX_QUERIES = 25
 REGISTERED = sorted(admin.site._registry, key=lambda model: model._meta.label)
-READ_ONLY = [Distribution, Allocation, MetricCredit, CreditRequest, EngineRun]
+READ_ONLY = [Distribution, Allocation, MetricCredit, CreditRequest, EngineRun, WebhookDelivery]
 _usernames = itertools.count()
 
 
@@ -77,6 +79,8 @@ BUILDERS = {
     EngineRun: EngineRunFactory,
     User: lambda: User.objects.create_user(username=f"user{next(_usernames)}"),
     Group: lambda: Group.objects.create(name=f"group {next(_usernames)}"),
+    WebhookEndpoint: WebhookEndpointFactory,
+    WebhookDelivery: delivery_with_attempt,
 }
 
 
@@ -124,6 +128,7 @@ def graph(db, admin_user):
     MetricCreditFactory(distributor=distributor, collaborator=ann, metric_type="sale", points_per_unit=10)
     EngineRunFactory(finished_at=EPOCH + timedelta(seconds=2), status="succeeded", triggered_count=1)
     RevenueEntryFactory(organization=organization)
+    delivery_with_attempt(endpoint=WebhookEndpointFactory(organization=organization))
     Group.objects.create(name="staff")
     for model in REGISTERED:
         assert model._default_manager.exists(), f"the graph has no {model.__name__}"

@@ -40,8 +40,10 @@ INSTALLED_APPS = [
     "organizations",
     "collaborators",
     "distributors",
+    "events",
     "metrics",
     "obligations",
+    "webhooks",
     "distributions",
 ]
 
@@ -185,3 +187,32 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "WARNING")},
 }
+
+# --- Events and webhooks (events/, webhooks/) --------------------------------------------------------------
+# Events older than this are deleted by ``manage.py prune_events`` (run it daily).
+EVENT_RETENTION_DAYS = int(os.environ.get("EVENT_RETENTION_DAYS", "30"))
+# Endpoint URLs must be https unless this is on (development); they must resolve to public addresses unless
+# WEBHOOKS_ALLOW_LOOPBACK is on (tests, development: loopback only, private ranges stay refused).
+WEBHOOKS_ALLOW_HTTP = env_bool("WEBHOOKS_ALLOW_HTTP", False)
+WEBHOOKS_ALLOW_LOOPBACK = env_bool("WEBHOOKS_ALLOW_LOOPBACK", False)
+# A deliverer's claim on a delivery lasts this long (a killed deliverer's claims are retaken after it); it must
+# exceed one request's connect + read timeouts.
+WEBHOOKS_CLAIM_LEASE_SECONDS = int(os.environ.get("WEBHOOKS_CLAIM_LEASE_SECONDS", "60"))
+WEBHOOKS_CONNECT_TIMEOUT = float(os.environ.get("WEBHOOKS_CONNECT_TIMEOUT", "5"))
+WEBHOOKS_READ_TIMEOUT = float(os.environ.get("WEBHOOKS_READ_TIMEOUT", "10"))
+# Retried with exponential backoff and jitter for this long after the event, then the delivery is failed.
+WEBHOOKS_RETRY_HOURS = float(os.environ.get("WEBHOOKS_RETRY_HOURS", "72"))
+# An endpoint whose deliveries have failed (none succeeding) for this long is disabled.
+WEBHOOKS_DISABLE_AFTER_DAYS = float(os.environ.get("WEBHOOKS_DISABLE_AFTER_DAYS", "3"))
+# After a rotation the previous secret keeps signing (both signatures are sent) for this long.
+WEBHOOKS_SECRET_OVERLAP_HOURS = float(os.environ.get("WEBHOOKS_SECRET_OVERLAP_HOURS", "24"))
+
+# --- Locks between credits and the engine (distributors.selectors, distributions.trigger) --------------------
+# A credit waits at most this long for a trigger holding its distributor, then answers 503 (nothing written).
+CREDIT_LOCK_TIMEOUT_MS = int(os.environ.get("CREDIT_LOCK_TIMEOUT_MS", "3000"))
+# A trigger waits at most this long for the in-flight credits of its own period, then leaves the period to the
+# next heartbeat (reported as skipped).
+TRIGGER_LOCK_WAIT_MS = int(os.environ.get("TRIGGER_LOCK_WAIT_MS", "5000"))
+# A credit stamped after its distributor's open period ended holds nothing unless it is this much later (a
+# heartbeat that late); must stay well below an hour, the shortest period a schedule allows.
+CREDIT_HOLD_GRACE_SECONDS = int(os.environ.get("CREDIT_HOLD_GRACE_SECONDS", "600"))

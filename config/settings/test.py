@@ -14,3 +14,6 @@ DATABASES["default"]["CONN_MAX_AGE"] = 0
 THROTTLE_CACHE = os.environ.get("THROTTLE_CACHE", "locmem")
 THROTTLE_STORE = "db" if THROTTLE_CACHE == "db" else "cache"
 CACHES["throttle"] = throttle_cache(THROTTLE_CACHE)
+# The webhook tests deliver to a real receiver on 127.0.0.1 over plain HTTP; private ranges stay refused.
+WEBHOOKS_ALLOW_HTTP = True
+WEBHOOKS_ALLOW_LOOPBACK = True

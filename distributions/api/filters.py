@@ -1,7 +1,8 @@
 from django_filters import MultipleChoiceFilter
 
-from api.filters import ApiFilterSet, DateTimeBoundFilter, IdFilter
-from distributions.models import Distribution, DistributionStatus
+from api.filters import ApiFilterSet, CollaboratorRefFilter, DateTimeBoundFilter, IdFilter
+from distributions.models import Allocation, Distribution, DistributionStatus
+from obligations.models import ObligationStatus
 
 
 class DistributionFilterSet(ApiFilterSet):
@@ -21,4 +22,22 @@ class DistributionFilterSet(ApiFilterSet):
 
     class Meta:
         model = Distribution
+        fields: list[str] = []
+
+
+class AllocationFilterSet(ApiFilterSet):
+    """``/distributions/{id}/allocations``: ``status`` (its obligation's; repeat it for several) and
+    ``collaboratorId`` (id or alias ``type:code``)."""
+
+    status = MultipleChoiceFilter(
+        field_name="obligation__status",
+        choices=ObligationStatus.choices,
+        help_text="Its obligation's status; repeat for several.",
+    )
+    collaboratorId = CollaboratorRefFilter(
+        field_name="collaborator", help_text="A collaborator id or alias type:code (e.g. tracking:REF123)."
+    )
+
+    class Meta:
+        model = Allocation
         fields: list[str] = []

@@ -13,7 +13,10 @@ Extended (``?fields=`` or ``?include=extended``):
   carriedForward``.
 - ``triggeredAt``: when the engine triggered it (``null`` while pending or cancelled).
 - ``allocationCount``: number of allocations (a counting subquery, only when asked).
-- ``allocations``: the allocations, ordered by rank then id (one query for the whole page, only when asked).
+- ``allocations`` (detail only): the first ``EMBEDDED_ALLOCATIONS`` (100) allocations, by rank then id (one
+  query, only when asked); ``X-Allocation-Count`` and ``Link: rel="allocations"`` tell how many there are and
+  where the rest are paged (``/distributions/{id}/allocations``, ``ALLOCATION_FIELDS``). The list refuses it
+  (``DISTRIBUTION_LIST_FIELDS``): ``fields=allocations`` is a 400 and ``include=extended`` leaves it out.
   Each carries its calculation ``trace`` (``null`` for periods triggered before traces were recorded): the
   exact share ``pool × shareNumerator / shareDenominator`` (as ``floorValue + remainder / shareDenominator``
   and as the decimal ``exactValue``), whether it got a rounding unit and what decided it (``tieBreak``). The
@@ -28,11 +31,11 @@ import functools
 from collections import defaultdict
 from decimal import ROUND_FLOOR, Decimal
 
-from django.db.models import Count, IntegerField, OuterRef, Subquery
-from django.db.models.functions import Coalesce
+from django.db.models import Count, F, IntegerField, OuterRef, Subquery, Window
+from django.db.models.functions import Coalesce, RowNumber
 from rest_framework import serializers
 
-from api.fields import FieldSet, annotated, batched, column
+from api.fields import FieldSet, annotated, batched, column, computed
 from distributions.explain import TIE_BREAK_NAMES, exact_share, share_percent
 from distributions.models import Allocation, Distribution, DistributionStatus, TieBreak
 from distributors.api.serializers import DISTRIBUTOR_FIELDS
@@ -106,39 +109,6 @@ def trace_json(pool, numerator, denominator, rounding_unit, tie_break) -> dict |
     }
 
 
-class AllocationSerializer(serializers.Serializer):
-    """One collaborator's share of a distribution, owed through one obligation."""
-
-    id = serializers.IntegerField()
-    distributionId = serializers.IntegerField()
-    obligationId = serializers.IntegerField()
-    collaboratorId = serializers.IntegerField()
-    status = serializers.ChoiceField(
-        choices=ObligationStatus.choices, help_text="Mirrors the status of its obligation."
-    )
-    value = serializers.IntegerField(help_text="Share, in the smallest unit of the distributor's units.")
-    score = serializers.IntegerField(help_text="The collaborator's score in the period the share is based on.")
-    rank = serializers.IntegerField(help_text="1 for the highest score.")
-    trace = TraceSerializer(
-        allow_null=True, help_text="How the share was computed; null for periods triggered before it was recorded."
-    )
-
-    class Meta:
-        ref_name = "Allocation"
-
-
-# An allocation's status is its obligation's (one join, no copy to keep in step).
-ALLOCATION_COLUMNS = (
-    "id",
-    "distribution_id",
-    "obligation_id",
-    "collaborator_id",
-    "obligation__status",
-    "value",
-    "score",
-    "rank",
-)
-ALLOCATION_KEYS = ("id", "distributionId", "obligationId", "collaboratorId", "status", "value", "score", "rank")
 # The trace: the allocation's columns and, joined, its distribution's pool and denominator.
 TRACE_COLUMNS = (
     "distribution__pool",
@@ -149,18 +119,79 @@ TRACE_COLUMNS = (
 )
 
 
+def allocation_trace(row: dict, context) -> dict | None:
+    return trace_json(*(row[column] for column in TRACE_COLUMNS))
+
+
+# ``/distributions/{id}/allocations`` and the items of a distribution's embedded ``allocations``: one
+# declaration, one shape. An allocation's status is its obligation's (one join, no copy to keep in step);
+# the join, and the trace's join on the distribution, run for the page's rows only.
+ALLOCATION_FIELDS = FieldSet(
+    "Allocation",
+    [
+        column("id", "id", serializers.IntegerField()),
+        column("distributionId", "distribution_id", serializers.IntegerField()),
+        column("obligationId", "obligation_id", serializers.IntegerField(help_text="The obligation it is owed by.")),
+        column("collaboratorId", "collaborator_id", serializers.IntegerField()),
+        column(
+            "status",
+            "obligation__status",
+            serializers.ChoiceField(
+                choices=ObligationStatus.choices, help_text="Mirrors the status of its obligation."
+            ),
+        ),
+        column(
+            "value",
+            "value",
+            serializers.IntegerField(help_text="Share, in the smallest unit of the distributor's units."),
+        ),
+        column(
+            "score",
+            "score",
+            serializers.IntegerField(help_text="The collaborator's score in the period the share is based on."),
+        ),
+        column("rank", "rank", serializers.IntegerField(help_text="1 for the highest score.")),
+        computed(
+            "trace",
+            allocation_trace,
+            TRACE_COLUMNS,
+            TraceSerializer(
+                allow_null=True,
+                help_text="How the share was computed; null for periods triggered before it was recorded.",
+            ),
+            extended=False,
+        ),
+    ],
+)
+ALLOCATION_ORDERING = {
+    "id": "id",
+    "rank": "rank",
+    "value": "value",
+    "score": "score",
+    "collaboratorId": "collaborator_id",
+}
+# A distribution's detail embeds at most this many of its allocations (by rank then id); the rest are paged
+# by ``/distributions/{id}/allocations`` (the detail's ``Link: rel="allocations"`` continues after them).
+EMBEDDED_ALLOCATIONS = 100
+EMBEDDED_ORDER = ("rank", "id")
+
+
 def load_allocations(ids, context) -> dict[int, list[dict]]:
-    rows = (
-        Allocation.objects.filter(organization_id=context.organization_id, distribution_id__in=ids)
-        .order_by("distribution_id", "rank", "id")
-        .values_list(*ALLOCATION_COLUMNS, *TRACE_COLUMNS)
-    )
-    width = len(ALLOCATION_KEYS)
+    """The first ``EMBEDDED_ALLOCATIONS`` allocations of each distribution in ``ids``, by rank then id: one
+    query (a detail asks for one distribution: a LIMIT; several: a per-distribution row number)."""
+    rows = Allocation.objects.filter(organization_id=context.organization_id, distribution_id__in=ids)
+    if len(ids) == 1:
+        rows = rows.order_by(*EMBEDDED_ORDER)[:EMBEDDED_ALLOCATIONS]
+    else:
+        place = Window(RowNumber(), partition_by=F("distribution_id"), order_by=[F(name) for name in EMBEDDED_ORDER])
+        rows = (
+            rows.annotate(place=place)
+            .filter(place__lte=EMBEDDED_ALLOCATIONS)
+            .order_by("distribution_id", *EMBEDDED_ORDER)
+        )
     result: dict[int, list[dict]] = defaultdict(list)
-    for row in rows:
-        allocation = dict(zip(ALLOCATION_KEYS, row[:width], strict=True))
-        allocation["trace"] = trace_json(*row[width:])
-        result[row[1]].append(allocation)
+    for allocation in ALLOCATION_FIELDS.core.fetch(rows, context):
+        result[allocation["distributionId"]].append(allocation)
     return result
 
 
@@ -270,9 +301,23 @@ DISTRIBUTION_FIELDS = FieldSet(
         batched(
             "allocations",
             load_allocations,
-            AllocationSerializer(many=True, help_text="Its allocations, by rank then id."),
+            ALLOCATION_FIELDS.schema_serializer(
+                many=True,
+                help_text=f"Its first {EMBEDDED_ALLOCATIONS} allocations, by rank then id. Detail only: on the list "
+                "`fields=allocations` is a 400 and `include=extended` leaves it out. When it is named, the answer's "
+                "`X-Allocation-Count` header says how many there are and, when there are more, "
+                '`Link: <...>; rel="allocations"` pages the rest (`/distributions/{id}/allocations`).',
+            ),
         ),
     ],
+)
+# ``/distributions`` (the list) serves every field but the embedded allocations: a page of 100 distributions
+# would otherwise embed any number of rows.
+DISTRIBUTION_LIST_FIELDS = DISTRIBUTION_FIELDS.without(
+    {
+        "allocations": "'allocations' is served by /distributions/{id} (its first 100) and paged by "
+        "/distributions/{id}/allocations; on the list ask for 'allocationCount'."
+    }
 )
 
 

@@ -166,6 +166,19 @@ def _present_next(dashboard: Dashboard) -> list[dict]:
     ]
 
 
+def _present_disabled_endpoints(dashboard: Dashboard) -> list[dict]:
+    return [
+        {
+            "url": _admin_url("webhooks_webhookendpoint_change", endpoint.pk),
+            "endpoint": endpoint.url,
+            "organization": endpoint.organization.name,
+            "disabled": local_label(endpoint.disabled_at, endpoint.organization),
+            "reason": endpoint.disabled_reason,
+        }
+        for endpoint in dashboard.disabled_endpoints
+    ]
+
+
 def _day(moment: datetime, organization: Organization) -> str:
     return f"{moment.astimezone(organization.tzinfo):%d %b %Y}"
 
@@ -241,6 +254,7 @@ def dashboard_context(dashboard: Dashboard) -> dict:
         "overdue": _present_overdue(dashboard),
         "approvals": _present_approvals(dashboard),
         "next_triggers": _present_next(dashboard),
+        "disabled_endpoints": _present_disabled_endpoints(dashboard),
         "next_url": _admin_url("distributions_distribution_changelist", query={"status__exact": "pending"}),
         "charts": [chart_panel(series) for series in dashboard.chart],
         "chart_periods": CHART_PERIODS,

@@ -1,4 +1,5 @@
-"""What ``POST /distributors/credit-metric`` takes and answers (camelCase exists only here)."""
+"""What ``POST /distributors/credit-metric`` and ``…/credit-metric/batch`` take and answer (camelCase exists
+only here)."""
 
 from drf_spectacular.extensions import OpenApiSerializerExtension
 from drf_spectacular.utils import extend_schema_field
@@ -7,8 +8,9 @@ from rest_framework import serializers
 from api.filters import REF_PATTERN, collaborator_ref_of
 from clock import iso_utc
 from collaborators.refs import MAX_ID, MAX_REF_LENGTH, CollaboratorRef
+from metrics.batch import MAX_BATCH_SIZE, BatchOutcome
 from metrics.models import MAX_CREDIT_QUANTITY
-from metrics.services import CreditOutcome
+from metrics.services import IDEMPOTENCY_KEY_MAX_LENGTH, CreditOutcome
 
 # The service's refusals name its inputs (domain names); the API names them as the client sent them.
 API_FIELD_OF_INPUT = {
@@ -58,7 +60,24 @@ class CollaboratorRefField(serializers.Field):
         return value
 
 
-class CreditMetricSerializer(serializers.Serializer):
+class ClosedSerializer(serializers.Serializer):
+    """A body whose unknown keys are refused (a typo must not default), documented ``additionalProperties: false``
+    (``ClosedSerializerSchema``)."""
+
+    def to_internal_value(self, data):
+        unknown = sorted(set(data) - set(self.fields)) if isinstance(data, dict) else []
+        errors = {name: [f"Unknown field. Valid fields: {', '.join(self.fields)}."] for name in unknown}
+        try:
+            value = super().to_internal_value(data)
+        except serializers.ValidationError as exc:
+            detail = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
+            raise serializers.ValidationError({**detail, **errors}) from exc
+        if errors:
+            raise serializers.ValidationError(errors)
+        return value
+
+
+class CreditMetricSerializer(ClosedSerializer):
     """The body of ``POST /distributors/credit-metric``; unknown keys are refused (a typo must not default)."""
 
     collaboratorId = CollaboratorRefField()
@@ -80,29 +99,54 @@ class CreditMetricSerializer(serializers.Serializer):
         help_text="Units to credit (whole number).",
     )
 
-    def to_internal_value(self, data):
-        unknown = sorted(set(data) - set(self.fields)) if isinstance(data, dict) else []
-        errors = {name: [f"Unknown field. Valid fields: {', '.join(self.fields)}."] for name in unknown}
-        try:
-            value = super().to_internal_value(data)
-        except serializers.ValidationError as exc:
-            detail = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
-            raise serializers.ValidationError({**detail, **errors}) from exc
-        if errors:
-            raise serializers.ValidationError(errors)
-        return value
-
     class Meta:
         ref_name = "CreditMetricRequest"
 
 
-class CreditMetricSchema(OpenApiSerializerExtension):
-    """OpenAPI: the body is closed (``additionalProperties: false``), as ``to_internal_value`` enforces."""
+class ClosedSerializerSchema(OpenApiSerializerExtension):
+    """OpenAPI: a closed body (``additionalProperties: false``), as ``ClosedSerializer.to_internal_value`` enforces."""
 
-    target_class = CreditMetricSerializer
+    target_class = ClosedSerializer
+    match_subclasses = True
 
     def map_serializer(self, auto_schema, direction):
         return {**auto_schema._map_basic_serializer(self.target, direction), "additionalProperties": False}
+
+
+# An idempotency key as the schema states it (and the batch items' keys are checked): printable ASCII, no space
+# at either end, 1 to 200 characters.
+KEY_PATTERN = rf"^[\x21-\x7e]([\x20-\x7e]{{0,{IDEMPOTENCY_KEY_MAX_LENGTH - 2}}}[\x21-\x7e])?$"
+
+
+class CreditBatchItemSerializer(CreditMetricSerializer):
+    """One item of ``POST /distributors/credit-metric/batch``: the fields of credit-metric, plus its own key."""
+
+    key = serializers.RegexField(
+        KEY_PATTERN,
+        required=False,
+        max_length=IDEMPOTENCY_KEY_MAX_LENGTH,
+        help_text="This credit's idempotency key (unique per organization, shared with credit-metric's "
+        "`Idempotency-Key`): an item whose key was already used for the same credit is replayed, not credited "
+        "again; used for another credit, the batch is a 409.",
+        error_messages={
+            "invalid": f"A key is 1 to {IDEMPOTENCY_KEY_MAX_LENGTH} printable ASCII characters, without a space "
+            "at either end."
+        },
+    )
+
+    class Meta:
+        ref_name = "CreditBatchItem"
+
+
+class CreditBatchSerializer(ClosedSerializer):
+    """The body of ``POST /distributors/credit-metric/batch``."""
+
+    credits = CreditBatchItemSerializer(
+        many=True, min_length=1, max_length=MAX_BATCH_SIZE, help_text=f"1 to {MAX_BATCH_SIZE} credits."
+    )
+
+    class Meta:
+        ref_name = "CreditBatchRequest"
 
 
 class CreditSerializer(serializers.Serializer):
@@ -143,3 +187,24 @@ def credit_metric_response(outcome: CreditOutcome) -> dict:
         ],
         "totalPoints": outcome.total_points,
     }
+
+
+class CreditBatchEntrySerializer(CreditMetricResponseSerializer):
+    replayed = serializers.BooleanField(
+        help_text="True when the item's key was already used for this credit: the earlier credit, not credited again."
+    )
+
+    class Meta:
+        ref_name = "CreditBatchEntry"
+
+
+class CreditBatchResponseSerializer(serializers.Serializer):
+    credits = CreditBatchEntrySerializer(many=True, help_text="One entry per item, in the order sent.")
+
+    class Meta:
+        ref_name = "CreditBatchResponse"
+
+
+def credit_batch_response(outcome: BatchOutcome) -> dict:
+    """The API's answer to a batch (``CreditBatchResponseSerializer``)."""
+    return {"credits": [{**credit_metric_response(entry), "replayed": entry.replayed} for entry in outcome.entries]}

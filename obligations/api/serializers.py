@@ -4,7 +4,8 @@ Core: ``id, collaboratorId, value, units, status, awardType, dateCreated, dateMo
 
 Extended (``?fields=`` or ``?include=extended``): ``description``, ``collaboratorName`` (a join),
 ``distributionId`` and ``allocationId`` (``null`` for a manual obligation; a join), ``payoutId`` (the
-payout of its fulfillment, once in one).
+payout of its fulfillment, once in one), ``releaseAt`` (when the heartbeat approves it if still pending: its
+distributor's holding period; ``null`` when not held).
 """
 
 from rest_framework import serializers
@@ -31,7 +32,10 @@ OBLIGATION_FIELDS = FieldSet(
         column(
             "awardType",
             "award_type",
-            serializers.ChoiceField(choices=AwardType.choices, help_text="distribution: created by a distribution."),
+            serializers.ChoiceField(
+                choices=AwardType.choices,
+                help_text="distribution: created by a distribution; adjustment: a correction (may be negative).",
+            ),
         ),
         column("dateCreated", "created_at", serializers.DateTimeField()),
         column("dateModified", "modified_at", serializers.DateTimeField()),
@@ -53,6 +57,14 @@ OBLIGATION_FIELDS = FieldSet(
             "payoutId",
             "payout_id",
             serializers.IntegerField(allow_null=True, help_text="The payout it is paid through, once fulfilled."),
+            extended=True,
+        ),
+        column(
+            "releaseAt",
+            "release_at",
+            serializers.DateTimeField(
+                allow_null=True, help_text="When its holding period ends and the heartbeat approves it, if held."
+            ),
             extended=True,
         ),
     ],

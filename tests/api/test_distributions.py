@@ -106,12 +106,16 @@ def test_fields_accepts_spaces_and_repeats(api, world):
 
 
 def test_include_extended_returns_everything(api, world):
+    """On the list, every field but the embedded ``allocations`` (detail only); the detail has them all."""
     body = api.get(f"{BASE}/distributions", {"include": "extended"}).json()
-    assert [set(row) for row in body] == [CORE | EXTENDED] * 3
-    complete = next(row for row in body if row["id"] == world["complete"].pk)
-    assert complete["distributorName"] == "Alpha" and complete["distributorUnits"] == "USD"
-    assert complete["periodStart"] == "2026-01-01T00:00:00Z"
-    assert complete["pool"] == 300 and complete["unallocated"] == 0 and complete["carriedForward"] == 0
+    assert [set(row) for row in body] == [CORE | EXTENDED - {"allocations"}] * 3
+    listed = next(row for row in body if row["id"] == world["complete"].pk)
+    assert listed["distributorName"] == "Alpha" and listed["distributorUnits"] == "USD"
+    assert listed["periodStart"] == "2026-01-01T00:00:00Z"
+    assert listed["pool"] == 300 and listed["unallocated"] == 0 and listed["carriedForward"] == 0
+    complete = api.get(f"{BASE}/distributions/{world['complete'].pk}", {"include": "extended"}).json()
+    assert set(complete) == CORE | EXTENDED
+    assert complete | {"allocations": None} == listed | {"allocations": None}
     assert [set(a) for a in complete["allocations"]] == [ALLOCATION_KEYS] * 2
     assert [(a["rank"], a["value"], a["status"]) for a in complete["allocations"]] == [
         (1, 200, "rejected"),
@@ -129,13 +133,13 @@ def test_include_extended_returns_everything(api, world):
         "rank": 1,
         "trace": None,  # made by hand, like a period triggered before traces were recorded
     }
-    pending = next(row for row in body if row["id"] == world["pending"].pk)
+    pending = api.get(f"{BASE}/distributions/{world['pending'].pk}", {"include": "extended"}).json()
     assert pending["allocations"] == [] and pending["allocationCount"] == 0 and pending["pool"] is None
 
 
 def test_include_extended_with_fields_still_returns_everything(api, world):
     body = api.get(f"{BASE}/distributions", {"include": "extended", "fields": "status"}).json()
-    assert set(body[0]) == CORE | EXTENDED
+    assert set(body[0]) == CORE | EXTENDED - {"allocations"}
 
 
 def test_detail_honours_fields(api, world):
@@ -330,9 +334,29 @@ def test_a_page_of_1_costs_the_same_queries_as_a_page_of_100(api, organization):
         large, large_rows = count_queries(api, params | {"number": 100})
         assert (small_rows, large_rows) == (1, 100)
         assert small == large, params
-    # key lookup, page (the total rides on it), and one batch of allocations for the whole page
+    # key lookup, page (ids chosen by a subquery, fields loaded for them), bounded total
     assert count_queries(api, {"include": "extended", "number": 100})[0] == 3
-    assert count_queries(api, {"number": 100})[0] == 2
+    assert count_queries(api, {"number": 100})[0] == 3
+
+
+def test_a_deep_page_costs_the_same_queries_as_the_first(api, organization):
+    distributions = seed_distributions(organization, 120, allocations_per=1)
+    api.get(f"{BASE}/distributions")
+    for params in ({"include": "extended"}, {}, {"orderBy": "triggerDate", "fields": "distributorName"}):
+        first, first_rows = count_queries(api, params | {"number": 10})
+        deep, deep_rows = count_queries(api, params | {"number": 10, "offset": 105})
+        cursor, cursor_rows = count_queries(api, params | {"number": 10, "after": distributions[15].pk})
+        assert (first_rows, deep_rows, cursor_rows) == (10, 10, 10)
+        assert first == deep == cursor == 3, params
+
+
+def test_the_whole_list_on_one_page_needs_no_count(api, organization):
+    seed_distributions(organization, 3)
+    api.get(f"{BASE}/distributions")
+    with CaptureQueriesContext(connection) as context:
+        response = api.get(f"{BASE}/distributions", {"include": "extended"})
+    assert len(response.json()) == 3 and response["X-Total-Count"] == "3"
+    assert len(context.captured_queries) == 2  # key lookup, page
 
 
 def test_a_page_past_the_end_costs_one_count(api, organization):
@@ -364,6 +388,57 @@ def test_joins_and_annotations_only_for_requested_fields(api, organization):
         api.get(f"{BASE}/distributions", {"fields": "distributorName,allocationCount"})
     page_sql = context.captured_queries[-1]["sql"].upper()
     assert "JOIN" in page_sql and "GROUP BY" in page_sql
+
+
+def test_joins_run_on_the_page_rows_only(api, organization):
+    """The page's ids are chosen by a subquery on the filtered rows alone; the joins and annotations of the
+    selected fields are in the outer query, applied to those ids only."""
+    seed_distributions(organization, 30)
+    api.get(f"{BASE}/distributions")
+    with CaptureQueriesContext(connection) as context:
+        api.get(f"{BASE}/distributions", {"include": "extended", "offset": 20, "number": 5})
+    page_sql = next(q["sql"].upper() for q in context.captured_queries if " IN (SELECT" in q["sql"].upper())
+    outer, _, inner = page_sql.partition(" IN (SELECT")
+    inner = inner[: inner.index("LIMIT")]
+    assert "JOIN" in outer and "JOIN" not in inner and "COUNT(" not in inner
+    assert "OVER" not in page_sql  # no window over the whole list
+
+
+def test_the_list_refuses_embedded_allocations(api, world):
+    for params in ({"fields": "allocations"}, {"fields": "status,allocations"}):
+        response = api.get(f"{BASE}/distributions", params)
+        assert response.status_code == 400
+        (message,) = response.json()["errors"]["fields"]
+        assert "/distributions/{id}/allocations" in message
+
+
+def test_the_detail_embeds_at_most_100_allocations_and_says_where_the_rest_are(api, organization):
+    (distribution,) = seed_distributions(organization, 1, allocations_per=105)
+    response = api.get(f"{BASE}/distributions/{distribution.pk}", {"fields": "allocations,allocationCount"})
+    body = response.json()
+    assert len(body["allocations"]) == 100 and body["allocationCount"] == 105
+    assert response["X-Allocation-Count"] == "105"
+    assert "X-Allocation-Count" in response["Access-Control-Expose-Headers"]
+    embedded = [(a["rank"], a["id"]) for a in body["allocations"]]
+    assert embedded == sorted(embedded)
+    link, rel = response["Link"].split("; ")
+    assert rel == 'rel="allocations"'
+    rest = api.get(link.strip("<>").replace("http://testserver", ""))
+    assert rest.status_code == 200
+    assert len(rest.json()) == 5 and "Link" not in rest
+    everything = embedded + [(a["rank"], a["id"]) for a in rest.json()]
+    expected = sorted(distribution.allocations.values_list("rank", "id"))
+    assert everything == expected
+
+
+def test_a_detail_with_few_allocations_counts_them_without_a_query(api, world):
+    pk = world["complete"].pk
+    api.get(f"{BASE}/distributions/{pk}")
+    with CaptureQueriesContext(connection) as context:
+        response = api.get(f"{BASE}/distributions/{pk}", {"fields": "allocations"})
+    assert response["X-Allocation-Count"] == "2" and "Link" not in response
+    assert len(context.captured_queries) == 3  # key lookup, row, allocations
+    assert "X-Allocation-Count" not in api.get(f"{BASE}/distributions/{pk}")
 
 
 # -- status types --------------------------------------------------------------------------------------------

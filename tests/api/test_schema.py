@@ -19,6 +19,7 @@ EXPECTED_OPERATIONS = {
     ("/api/v1/obligations", "get"),
     ("/api/v1/obligations/{id}", "get"),
     ("/api/v1/obligations/status-types", "get"),
+    ("/api/v1/events", "get"),
 }
 
 

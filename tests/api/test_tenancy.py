@@ -42,9 +42,11 @@ def test_every_api_view_is_a_tenant_viewset():
         "DistributorViewSet",
         "ObligationViewSet",
         "CreditMetricView",
+        "EventListView",
     }
-    assert all(issubclass(cls, TenantReadOnlyViewSet) for cls in data_views if cls.__name__ != "CreditMetricView")
-    assert all(issubclass(cls, TenantAPIView) for cls in data_views if cls.__name__ == "CreditMetricView")
+    api_views = {"CreditMetricView", "EventListView"}  # TenantAPIView: the key's organization, scope and throttle
+    assert all(issubclass(cls, TenantReadOnlyViewSet) for cls in data_views if cls.__name__ not in api_views)
+    assert all(issubclass(cls, TenantAPIView) for cls in data_views if cls.__name__ in api_views)
 
 
 def _view_for(view_class, api_key):
@@ -140,9 +142,14 @@ def test_other_organizations_rows_are_never_listed_and_their_ids_are_404(
 def test_nested_rows_of_another_organization_never_leak(api, organization, other_organization):
     """Extended fields load related rows in batches; those batches are scoped too."""
     mine = _distribution(organization)
-    _distribution(other_organization)
-    body = api.get(f"{BASE}/distributions", {"include": "extended"}).json()
-    assert [a["distributionId"] for row in body for a in row["allocations"]] == [mine.pk]
+    theirs = _distribution(other_organization)
+    body = api.get(f"{BASE}/distributions/{mine.pk}", {"include": "extended"}).json()
+    assert [a["distributionId"] for a in body["allocations"]] == [mine.pk]
+    listed = api.get(f"{BASE}/distributions/{mine.pk}/allocations", {"include": "extended"})
+    assert [a["distributionId"] for a in listed.json()] == [mine.pk] and listed["X-Total-Count"] == "1"
+    for pk in (theirs.pk, theirs.pk + 1000):
+        foreign = api.get(f"{BASE}/distributions/{pk}/allocations")
+        assert foreign.status_code == 404 and set(foreign.json()) == {"message"}
 
 
 @pytest.mark.django_db

@@ -29,6 +29,7 @@ from tests.factories import (
     RevenueEntryFactory,
     StaffUserFactory,
 )
+from tests.webhooks.factories import WebhookEndpointFactory, delivery_with_attempt
 
 ROLES = [Role.VIEWER, Role.OPERATOR, Role.ADMIN]
 _serial = itertools.count()
@@ -63,7 +64,8 @@ def world(organization: Organization, marker: str) -> None:
     """In ``organization``, rows whose names carry ``marker``: two collaborators (one alias), an API key, a
     member, an active distributor with its pending period and eligible collaborators, a triggered period owing
     both (pending obligations), a pending manual obligation, a processing fulfillment with an unpaid payout (its
-    obligation approved) and a complete one with a paid payout (fulfilled), a credit and a revenue entry."""
+    obligation approved) and a complete one with a paid payout (fulfilled), a credit, a revenue entry, and a
+    webhook endpoint with a failed delivery (one attempt)."""
     tag = marker.lower()
     people = [
         CollaboratorFactory(
@@ -105,6 +107,8 @@ def world(organization: Organization, marker: str) -> None:
     ObligationFactory(organization=organization, collaborator=people[1], value=200, status="fulfilled", payout=paid)
     MetricCreditFactory(distributor=distributor, collaborator=people[0], metric_type="sale", points_per_unit=10)
     RevenueEntryFactory(organization=organization, reference=f"{tag}-order-{next(_serial)}")
+    endpoint = WebhookEndpointFactory(organization=organization, url=f"https://{marker}.example.com/hooks")
+    delivery_with_attempt(endpoint=endpoint, object_key=f"obligation:{next(_serial)}")
 
 
 def member(role: str, *organizations: Organization, username: str | None = None):

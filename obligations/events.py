@@ -1,0 +1,99 @@
+"""The events of obligations, fulfillments and payouts: their payloads (the object as the API shows it, core
+fields, camelCase) and the one-line recorders the services call next to each change.
+
+Catalog: ``obligation.created`` / ``.approved`` / ``.rejected`` / ``.cancelled`` / ``.fulfilled`` (an
+obligation taken back from fulfilled by marking its payout unpaid is ``obligation.approved`` again),
+``fulfillment.created``, ``fulfillment.status_changed``, ``payout.created``, ``payout.paid``,
+``payout.unpaid``.
+"""
+
+from collections import defaultdict
+from collections.abc import Iterable
+
+import events
+from clock import iso_utc
+from obligations.models import Fulfillment, Obligation, Payout
+
+
+def obligation_payload(obligation: Obligation) -> dict:
+    """``/obligations``' core fields."""
+    return {
+        "id": obligation.pk,
+        "collaboratorId": obligation.collaborator_id,
+        "value": obligation.value,
+        "units": obligation.units,
+        "status": obligation.status,
+        "awardType": obligation.award_type,
+        "dateCreated": iso_utc(obligation.created_at),
+        "dateModified": iso_utc(obligation.modified_at),
+    }
+
+
+def sql_iso_utc(column: str) -> str:
+    """A PostgreSQL expression giving ``column`` (timestamptz) as ``clock.iso_utc`` does (fraction only when
+    non-zero, ``Z``)."""
+    utc = f"({column} AT TIME ZONE 'UTC')"
+    return (
+        f"(to_char({utc}, 'YYYY-MM-DD\"T\"HH24:MI:SS') || CASE WHEN date_part('microseconds', {utc})::bigint "
+        f"%% 1000000 = 0 THEN '' ELSE to_char({utc}, '.US') END || 'Z')"
+    )
+
+
+def obligation_payload_sql(alias: str) -> str:
+    """``obligation_payload`` as a PostgreSQL ``jsonb`` expression over the obligations table as ``alias``."""
+    return (
+        f"jsonb_build_object('id', {alias}.id, 'collaboratorId', {alias}.collaborator_id, 'value', {alias}.value, "
+        f"'units', {alias}.units, 'status', {alias}.status, 'awardType', {alias}.award_type, "
+        f"'dateCreated', {sql_iso_utc(f'{alias}.created_at')}, "
+        f"'dateModified', {sql_iso_utc(f'{alias}.modified_at')})"
+    )
+
+
+def fulfillment_payload(fulfillment: Fulfillment) -> dict:
+    return {
+        "id": fulfillment.pk,
+        "status": fulfillment.status,
+        "dateCreated": iso_utc(fulfillment.created_at),
+        "dateModified": iso_utc(fulfillment.modified_at),
+        "dateCompleted": iso_utc(fulfillment.completed_at),
+    }
+
+
+def payout_payload(payout: Payout) -> dict:
+    return {
+        "id": payout.pk,
+        "fulfillmentId": payout.fulfillment_id,
+        "collaboratorId": payout.collaborator_id,
+        "amount": payout.amount,
+        "units": payout.units,
+        "status": payout.status,
+        "datePaid": iso_utc(payout.paid_at),
+        "dateCreated": iso_utc(payout.created_at),
+        "dateModified": iso_utc(payout.modified_at),
+    }
+
+
+def _record_grouped(event_type: str, rows: Iterable, key: str, payload) -> None:
+    by_organization: dict[int, list[tuple[str, dict]]] = defaultdict(list)
+    for row in rows:
+        by_organization[row.organization_id].append((f"{key}:{row.pk}", payload(row)))
+    for organization_id, items in by_organization.items():
+        events.record_many(organization_id=organization_id, type=event_type, items=items)
+
+
+def record_obligations(event_type: str, obligations: Iterable[Obligation]) -> None:
+    """One ``event_type`` event per obligation (one insert per organization)."""
+    _record_grouped(event_type, obligations, "obligation", obligation_payload)
+
+
+def record_payouts(event_type: str, payouts: Iterable[Payout]) -> None:
+    _record_grouped(event_type, payouts, "payout", payout_payload)
+
+
+def record_fulfillment(event_type: str, fulfillment: Fulfillment) -> None:
+    events.record(
+        organization_id=fulfillment.organization_id,
+        type=event_type,
+        object_key=f"fulfillment:{fulfillment.pk}",
+        payload=fulfillment_payload(fulfillment),
+    )
