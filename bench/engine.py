@@ -174,6 +174,7 @@ def reset(analyze: bool = True) -> int:
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SELECT id FROM distributors_distributor WHERE name = 'Bench pool'")
         (distributor_id,) = cursor.fetchone()
+        cursor.execute("DELETE FROM events_event")
         cursor.execute("DELETE FROM distributions_allocation")
         cursor.execute("DELETE FROM obligations_obligation")
         cursor.execute("DELETE FROM distributions_enginerun")
@@ -184,7 +185,7 @@ def reset(analyze: bool = True) -> int:
             "pool_percent_bp = NULL, revenue_entries = NULL, revenue_total = NULL, distribution_resolver = '', "
             "tie_policy = '', top_n_weights = NULL, scorer_count = NULL, share_denominator = NULL"
         )
-        cursor.execute("UPDATE distributors_distributor SET distributed_through = NULL")
+        cursor.execute("UPDATE distributors_distributor SET distributed_through = NULL, open_until = %s", [AS_OF])
     settle(analyze)
     return distributor_id
 

@@ -90,6 +90,7 @@ SIZES = {  # main engine size, extra scaling sizes, tie-break check size, bench/
         "batch_seconds": 20,
         "heartbeat": {"periods": 20, "rate": 50.0},
         "reads_obligations": 100_000,
+        "webhook_events": 2_000,
         "engine_1m": 1_000_000,
         "engine_1m_timeout": 1800,
     },
@@ -105,6 +106,7 @@ SIZES = {  # main engine size, extra scaling sizes, tie-break check size, bench/
         "batch_seconds": 5,
         "heartbeat": {"periods": 20, "rate": 50.0},
         "reads_obligations": 10_000,
+        "webhook_events": 300,
         "engine_1m": None,
         "engine_1m_timeout": None,
     },
@@ -506,29 +508,22 @@ def part_heartbeat(pg: str, periods: int, rate: float) -> dict:
 
 
 def part_reads(pg: str, obligations: int) -> dict:
-    """The reads helpers of ``bench/api.py`` (``measure_deep_page``, ``measure_allocations_page``): server time
-    of a list page at offset ``obligations - 100`` of ``obligations`` obligations, and of an allocations page;
-    a function not there yet is reported as not available."""
-    from bench import api
+    """``bench/api_pages.py``: server time of ``GET /api/v1/obligations?number=100`` at offset ``obligations -
+    100`` of ``obligations`` obligations (``api_deep_page_ms``), the same page by ``after``, the first page, and a
+    page of ``GET /distributions/{id}/allocations`` on an ``obligations``-allocation distribution."""
+    from bench import api_pages, engine
 
-    result: dict = {}
-    for key, name in (
-        ("api_deep_page_ms", "measure_deep_page"),
-        ("api_allocations_page_ms", "measure_allocations_page"),
-    ):
-        function = getattr(api, name, None)
-        if function is None:
-            result[key] = None
-            result[f"{key}_status"] = f"not available: bench/api.py has no {name}() yet"
-            continue
-        database = f"{PREFIX}{name}"
-        url = create_database(pg, database, TEMPLATE)
-        figures = function(url, obligations=obligations)
-        result[key] = figures.pop("ms") if isinstance(figures, dict) else figures
-        if isinstance(figures, dict):
-            result.update({f"{key}_{k}": v for k, v in figures.items()})
-        result[f"{key}_status"] = "ok"
-    return result
+    url = create_database(pg, PREFIX + "api_pages", TEMPLATE)
+    engine._django(url)
+    return api_pages.measure(obligations=obligations)
+
+
+def part_webhooks(pg: str, events: int) -> dict:
+    """``bench/webhooks.py``: one ``deliver_webhooks`` deliverer sending ``events`` events to a loopback receiver."""
+    from bench import webhooks
+
+    url = create_database(pg, PREFIX + "webhooks", TEMPLATE)
+    return webhooks.measure(events=events, database_url=url)
 
 
 def part_engine_1m(pg: str, database: str, collaborators: int, timeout: float) -> dict:
@@ -633,6 +628,8 @@ def part_main(name: str, args: dict) -> int:
             result = part_heartbeat(args["pg"], args["periods"], args["rate"])
         elif name == "reads":
             result = part_reads(args["pg"], args["obligations"])
+        elif name == "webhooks":
+            result = part_webhooks(args["pg"], args["events"])
         elif name.startswith("engine_1m"):
             result = part_engine_1m(args["pg"], args["database"], args["collaborators"], args["timeout"])
         else:
@@ -797,7 +794,7 @@ def main() -> int:
     parser.add_argument("--output", default=str(BENCH / "results.json"))
     parser.add_argument(
         "--only",
-        default="engine,scaling,standings,api,credits,batch,heartbeat,reads,engine_1m",
+        default="engine,scaling,standings,api,credits,batch,heartbeat,reads,webhooks,engine_1m",
         help="comma-separated parts to run (engine_1m: full mode only)",
     )
     parser.add_argument(
@@ -927,9 +924,13 @@ def main() -> int:
             if part.get("heartbeat_under_load_mismatched_distributions"):
                 failures.append(f"heartbeat under load: scores differ from the ledger: {part}")
         if "reads" in only:
-            databases += [PREFIX + "measure_deep_page", PREFIX + "measure_allocations_page"]
+            databases.append(PREFIX + "api_pages")
             part = run_part("reads", {**common, "obligations": plan["reads_obligations"]}, timeout)
             absorb(results, failures, part, "reads")
+        if "webhooks" in only:
+            databases.append(PREFIX + "webhooks")
+            part = run_part("webhooks", {**common, "events": plan["webhook_events"]}, timeout)
+            absorb(results, failures, part, "webhooks")
         if "engine_1m" in only and plan["engine_1m"]:
             n = plan["engine_1m"]
             database = f"{PREFIX}engine_{n}"

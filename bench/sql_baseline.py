@@ -22,8 +22,11 @@ then ``COMMIT`` (which runs the deferred foreign-key checks, as the engine's com
 measured from ``BEGIN`` to the end of ``COMMIT`` on an open connection.
 
 ``share_checksum`` summarises what a trigger wrote (every allocation/obligation column but ids and
-timestamps, the trace included, insertion order, the distribution's figures and trace, the next period) so two
-triggers can be compared.
+timestamps, the trace included, insertion order, the distribution's figures and trace, the next period, and the
+outbox events: per type, their count and payloads without ids and instants) so two triggers can be compared.
+The baseline writes the same events as the engine (``obligation.created`` and ``allocation.created`` per share,
+``distribution.triggered``) in the same statement, built from the shares and the ``RETURNING`` of the
+allocations rather than read back.
 """
 
 from __future__ import annotations
@@ -32,6 +35,8 @@ import time
 from typing import Any
 
 import psycopg
+
+from clock import iso_utc
 
 DEFAULT_TRIGGER_SETTINGS = {"work_mem": "64MB", "jit": "off"}
 
@@ -45,7 +50,7 @@ SELECT t.organization_id, t.distributor_id, t.period_start, t.trigger_date, t.ro
                     ELSE '.' || to_char(t.trigger_date AT TIME ZONE 'UTC', 'US') END
             || 'Z', 300) AS description,
        ((t.trigger_date AT TIME ZONE o.timezone) + INTERVAL '1 month') AT TIME ZONE o.timezone AS next_trigger,
-       pg_get_serial_sequence('obligations_obligation', 'id') AS sequence
+       pg_get_serial_sequence('obligations_obligation', 'id') AS sequence, t.created_at
 FROM distributions_distribution t
 JOIN distributors_distributor d ON d.id = t.distributor_id
 JOIN organizations_organization o ON o.id = t.organization_id
@@ -111,17 +116,35 @@ WITH scored AS (  -- aggregate the period's credits first (one row per collabora
     ORDER BY position
 ), obligation AS (  -- ids taken in tie-break order above: no join back from RETURNING
     INSERT INTO obligations_obligation (id, organization_id, collaborator_id, value, units, status, award_type,
-                                        description, created_at, modified_at)
+                                        description, created_at, modified_at, reason)
     SELECT obligation_id, %(organization)s, collaborator_id, value, %(units)s, %(status)s, 'distribution',
-           %(description)s, now(), now()
+           %(description)s, now(), now(), ''
     FROM share ORDER BY obligation_id
+), clock AS (  -- the write instant as the API formats it (clock.iso_utc), once
+    SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS')
+           || CASE WHEN date_part('microseconds', now() AT TIME ZONE 'UTC')::bigint %% 1000000 = 0 THEN ''
+                   ELSE to_char(now() AT TIME ZONE 'UTC', '.US') END || 'Z' AS iso
+), obligation_event AS (  -- the outbox rows the engine writes too (events.Event): built from the shares, no re-read
+    INSERT INTO events_event (organization_id, type, occurred_at, object_key, payload, dispatched)
+    SELECT %(organization)s, 'obligation.created', now(), 'obligation:' || s.obligation_id,
+           jsonb_build_object('id', s.obligation_id, 'collaboratorId', s.collaborator_id, 'value', s.value,
+                              'units', %(units)s::text, 'status', %(status)s::text, 'awardType', 'distribution',
+                              'dateCreated', c.iso, 'dateModified', c.iso), false
+    FROM share s CROSS JOIN clock c ORDER BY s.obligation_id
 ), allocation AS (
     INSERT INTO distributions_allocation (organization_id, distribution_id, obligation_id, collaborator_id,
                                           value, score, rank, share_numerator, rounding_unit, tie_break)
     SELECT %(organization)s, %(distribution)s, obligation_id, collaborator_id, value, score, rank,
            score, rounding_unit, tie_break
     FROM share ORDER BY obligation_id
-    RETURNING value
+    RETURNING id, obligation_id, collaborator_id, value, score, rank
+), allocation_event AS (
+    INSERT INTO events_event (organization_id, type, occurred_at, object_key, payload, dispatched)
+    SELECT %(organization)s, 'allocation.created', now(), 'allocation:' || a.id,
+           jsonb_build_object('id', a.id, 'distributionId', %(distribution)s::bigint, 'obligationId', a.obligation_id,
+                              'collaboratorId', a.collaborator_id, 'status', %(status)s::text, 'value', a.value,
+                              'score', a.score, 'rank', a.rank), false
+    FROM allocation a ORDER BY a.id
 ), written AS (
     SELECT count(*) AS n, COALESCE(SUM(value), 0)::bigint AS value FROM allocation
 ), closed AS (
@@ -137,9 +160,17 @@ WITH scored AS (  -- aggregate the period's credits first (one row per collabora
         share_denominator = CASE WHEN t.total > 0 AND t.total <= 9223372036854775807 THEN t.total::bigint END
     FROM written w CROSS JOIN totals t
     WHERE d.id = %(distribution)s AND d.status = 'pending'
-    RETURNING d.carried_forward, w.n, w.value
+    RETURNING d.id, d.status, d.created_at, d.carried_forward, w.n, w.value
+), triggered_event AS (
+    INSERT INTO events_event (organization_id, type, occurred_at, object_key, payload, dispatched)
+    SELECT %(organization)s, 'distribution.triggered', now(), 'distribution:' || d.id,
+           jsonb_build_object('id', d.id, 'distributorId', %(distributor)s::bigint, 'status', d.status,
+                              'value', d.value, 'triggerDate', %(trigger_date_iso)s::text,
+                              'dateCreated', %(created_iso)s::text,
+                              'dateModified', c.iso), false
+    FROM closed d CROSS JOIN clock c
 ), distributed AS (
-    UPDATE distributors_distributor SET distributed_through = %(trigger_date)s
+    UPDATE distributors_distributor SET distributed_through = %(trigger_date)s, open_until = %(next_trigger)s
     WHERE id = %(distributor)s AND (distributed_through IS NULL OR distributed_through < %(trigger_date)s)
 )
 INSERT INTO distributions_distribution (organization_id, distributor_id, status, period_start, trigger_date,
@@ -167,7 +198,7 @@ def trigger_with_sql(conninfo: str, distribution_id: int, settings: dict[str, st
                 raise RuntimeError(f"distribution {distribution_id} is not pending")
             (organization, distributor, period_start, trigger_date, _rolled, pool_resolver, resolver, eligibility,
              schedule, status, tie_policy, pool, units, obligation_status, rollover, description,
-             next_trigger, sequence) = row  # fmt: skip
+             next_trigger, sequence, created_at) = row  # fmt: skip
             shape = (pool_resolver, resolver, eligibility, schedule, status)
             if shape != ("fixed", "performanceSharedPool", "allActive", "monthly", "active"):
                 raise RuntimeError(f"the SQL baseline only covers the benchmark's distributor shape, not {shape}")
@@ -192,6 +223,8 @@ def trigger_with_sql(conninfo: str, distribution_id: int, settings: dict[str, st
                     "tie_policy": tie_policy,
                     "next_trigger": next_trigger,
                     "sequence": sequence,  # a constant regclass: nextval without a catalog lookup per row
+                    "trigger_date_iso": iso_utc(trigger_date),
+                    "created_iso": iso_utc(created_at),
                 },
             ).fetchone()
             executed = time.perf_counter()
@@ -252,7 +285,9 @@ def share_checksum(conninfo: str, distribution_id: int) -> dict[str, Any]:
         (obligations,) = conn.execute(
             "SELECT count(*) FROM obligations_obligation WHERE award_type = 'distribution'"
         ).fetchone()
+        events = [[str(value) for value in row] for row in conn.execute(_EVENTS_CHECKSUM)]
     return {
+        "events": events,
         "allocations": count,
         "obligations": obligations,
         "total": total,
@@ -262,6 +297,14 @@ def share_checksum(conninfo: str, distribution_id: int) -> dict[str, Any]:
         "distributions": periods,
     }
 
+
+# The outbox rows of the trigger, per type: count and payloads without ids and instants, in collaborator order.
+_EVENTS_CHECKSUM = """
+SELECT type, count(*),
+       md5(string_agg((payload - 'id' - 'obligationId' - 'dateCreated' - 'dateModified')::text, ','
+                      ORDER BY (payload->>'collaboratorId')::bigint NULLS FIRST, payload::text))
+FROM events_event GROUP BY type ORDER BY type
+"""
 
 TRACED = "value, score, rank, share_numerator, rounding_unit, tie_break"
 

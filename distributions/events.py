@@ -4,20 +4,24 @@ Catalog: ``distribution.triggered``, ``distribution.completed``, ``distribution.
 ``allocation.created``; a trigger also records ``obligation.created`` for each obligation it creates (its
 payload: ``obligations.events.obligation_payload``).
 
-A trigger writes up to 100 000 obligations and allocations; their events are written by two statements, one per
-type: on PostgreSQL an ``INSERT … SELECT`` that builds the payloads in the database from the rows just written
-(no ids travel back to Python), elsewhere a batched ``bulk_create`` from the rows in memory. The payloads are the
-same either way (``tests/events/test_engine_events.py`` compares them).
+A trigger writes up to 100 000 obligations and allocations; on PostgreSQL their events are written by the
+trigger's own statement (``trigger_rows_event_ctes``: the payloads are built in the database from the rows just
+inserted, no ids travel back to Python), elsewhere by a batched ``bulk_create`` from the rows in memory. The
+payloads are the same either way (``tests/events/test_events.py`` compares them with the API, on both databases).
 """
 
 from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from django.db import connection
 
 import events
 from clock import iso_utc
 from distributions.models import Allocation, Distribution
-from events.services import event_record_select
-from obligations.events import obligation_payload_sql, record_obligations
-from obligations.models import Obligation
+from events.models import Event
+from obligations.events import record_obligations
+from obligations.models import AwardType, Obligation
 
 DISTRIBUTION_TRIGGERED = "distribution.triggered"
 DISTRIBUTION_COMPLETED = "distribution.completed"
@@ -77,29 +81,34 @@ def record_trigger_rows(
     )
 
 
-def record_trigger_rows_postgresql(*, organization_id: int, distribution_id: int) -> None:
-    """``obligation.created`` and ``allocation.created`` for every allocation of ``distribution_id`` and its
-    obligation, built by the database (two ``INSERT … SELECT``)."""
-    allocation_table = Allocation._meta.db_table
-    obligation_table = Obligation._meta.db_table
-    source = (
-        f'FROM "{allocation_table}" AS a JOIN "{obligation_table}" AS o ON o.id = a.obligation_id '
-        "WHERE a.distribution_id = %s"
-    )
-    event_record_select(
-        organization_id=organization_id,
-        type=OBLIGATION_CREATED,
-        select_sql=f"SELECT 'obligation:' || o.id, {obligation_payload_sql('o')} {source} ORDER BY o.id",
-        params=[distribution_id],
-    )
-    allocation_sql = (
-        "jsonb_build_object('id', a.id, 'distributionId', a.distribution_id, 'obligationId', a.obligation_id, "
-        "'collaboratorId', a.collaborator_id, 'status', o.status, 'value', a.value, 'score', a.score, "
-        "'rank', a.rank)"
-    )
-    event_record_select(
-        organization_id=organization_id,
-        type=ALLOCATION_CREATED,
-        select_sql=f"SELECT 'allocation:' || a.id, {allocation_sql} {source} ORDER BY a.id",
-        params=[distribution_id],
-    )
+def trigger_rows_event_ctes(
+    *, organization_id: int, distribution_id: int, units: str, status: str, occurred_at: datetime
+) -> tuple[str, list[Any]]:
+    """``obligation.created`` and ``allocation.created`` for a trigger's rows, as two data-modifying CTEs for the
+    trigger's own statement (PostgreSQL), built from the ``RETURNING`` of its CTEs ``obligation`` (``id,
+    collaborator_id, value``) and ``allocation`` (``id, obligation_id, collaborator_id, value, score, rank``):
+    nothing is read back. Return the SQL (``, obligation_event AS (…), allocation_event AS (…)``, to follow the
+    ``allocation`` CTE) and its parameters. The payloads equal ``obligation_payload`` / ``allocation_payload``
+    (every row of one trigger has the same status, units and instants). Both types are written by one statement,
+    so their ids may interleave; each object's own events stay in order."""
+    table = connection.ops.quote_name(Event._meta.db_table)
+    columns = "organization_id, type, occurred_at, object_key, payload, dispatched"
+    instant = iso_utc(occurred_at)
+    sql = f""", obligation_event AS (
+            INSERT INTO {table} ({columns})
+            SELECT %s::bigint, %s::text, %s::timestamptz, 'obligation:' || o.id,
+                jsonb_build_object('id', o.id, 'collaboratorId', o.collaborator_id, 'value', o.value,
+                    'units', %s::text, 'status', %s::text, 'awardType', %s::text,
+                    'dateCreated', %s::text, 'dateModified', %s::text), false
+            FROM obligation AS o ORDER BY o.id
+        ), allocation_event AS (
+            INSERT INTO {table} ({columns})
+            SELECT %s::bigint, %s::text, %s::timestamptz, 'allocation:' || a.id,
+                jsonb_build_object('id', a.id, 'distributionId', %s::bigint, 'obligationId', a.obligation_id,
+                    'collaboratorId', a.collaborator_id, 'status', %s::text, 'value', a.value, 'score', a.score,
+                    'rank', a.rank), false
+            FROM allocation AS a ORDER BY a.id
+        )"""
+    params = [organization_id, OBLIGATION_CREATED, occurred_at, units, status, AwardType.DISTRIBUTION, instant]
+    params += [instant, organization_id, ALLOCATION_CREATED, occurred_at, distribution_id, status]
+    return sql, params

@@ -147,7 +147,6 @@ class HeartbeatReport:
             "opened": [period.as_dict() for period in self.opened],
             "skipped": self.skipped_ids,
             "errors": self.errors,
-            "released": self.released,
         }
 
     def summary_line(self) -> str:

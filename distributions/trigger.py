@@ -81,7 +81,7 @@ from distributions.events import (
     DISTRIBUTION_TRIGGERED,
     record_distribution,
     record_trigger_rows,
-    record_trigger_rows_postgresql,
+    trigger_rows_event_ctes,
 )
 from distributions.models import Allocation, Distribution, DistributionStatus
 from distributions.selectors import distribution_next_trigger, distributions_due
@@ -518,6 +518,13 @@ def _write_shares_postgresql(*, plan: DistributionPlan, distribution_id: int, no
     shares = plan.shares
     # The leading comment names the tables: the values are inlined into the text (Django's client-side
     # binding), and pg_stat_activity shows only the first kilobyte of a statement.
+    event_ctes, event_params = trigger_rows_event_ctes(
+        organization_id=plan.organization_id,
+        distribution_id=distribution_id,
+        units=plan.units,
+        status=plan.obligation_status,
+        occurred_at=now,
+    )
     sql = f"""/* distribution trigger: {obligation.db_table} + {allocation.db_table} */
         WITH share AS (
             SELECT * FROM unnest(
@@ -528,10 +535,11 @@ def _write_shares_postgresql(*, plan: DistributionPlan, distribution_id: int, no
                 {col(obligation, "organization")}, {col(obligation, "collaborator")}, {col(obligation, "value")},
                 {col(obligation, "units")}, {col(obligation, "status")}, {col(obligation, "award_type")},
                 {col(obligation, "description")}, {col(obligation, "created_at")}, {col(obligation, "modified_at")},
-                {col(obligation, "release_at")}
+                {col(obligation, "release_at")}, {col(obligation, "reason")}
             )
-            SELECT %s, collaborator_id, value, %s, %s, %s, %s, %s, %s, %s FROM share ORDER BY position
-            RETURNING {col(obligation, "id")} AS id, {col(obligation, "collaborator")} AS collaborator_id
+            SELECT %s, collaborator_id, value, %s, %s, %s, %s, %s, %s, %s, '' FROM share ORDER BY position
+            RETURNING {col(obligation, "id")} AS id, {col(obligation, "collaborator")} AS collaborator_id,
+                {col(obligation, "value")} AS value
         ), allocation AS (
             INSERT INTO {connection.ops.quote_name(allocation.db_table)} (
                 {col(allocation, "organization")}, {col(allocation, "distribution")}, {col(allocation, "obligation")},
@@ -543,7 +551,10 @@ def _write_shares_postgresql(*, plan: DistributionPlan, distribution_id: int, no
                 share.numerator, share.rounding_unit, share.tie_break
             FROM share JOIN obligation ON obligation.collaborator_id = share.collaborator_id
             ORDER BY share.position
-        )
+            RETURNING {col(allocation, "id")} AS id, {col(allocation, "obligation")} AS obligation_id,
+                {col(allocation, "collaborator")} AS collaborator_id, {col(allocation, "value")} AS value,
+                {col(allocation, "score")} AS score, {col(allocation, "rank")} AS rank
+        ){event_ctes}
         SELECT table_stats.relpages > 0 AND table_stats.reltuples = 0
         FROM pg_class AS table_stats WHERE table_stats.oid = %s::regclass
     """  # identifiers come from model metadata; every value is a parameter
@@ -566,6 +577,7 @@ def _write_shares_postgresql(*, plan: DistributionPlan, distribution_id: int, no
         _release_at(plan, now),
         plan.organization_id,
         distribution_id,
+        *event_params,
         connection.ops.quote_name(obligation.db_table),
     ]
     with connection.cursor() as cursor:
@@ -654,8 +666,7 @@ def distribution_plan_write(*, distribution: Distribution, plan: DistributionPla
     now = timezone.now()
     if plan.shares:
         if connection.vendor == "postgresql":
-            _write_shares_postgresql(plan=plan, distribution_id=distribution.pk, now=now)
-            record_trigger_rows_postgresql(organization_id=plan.organization_id, distribution_id=distribution.pk)
+            _write_shares_postgresql(plan=plan, distribution_id=distribution.pk, now=now)  # its events too
         else:
             _write_shares_bulk_create(plan=plan, distribution_id=distribution.pk, now=now)
     updated = Distribution.objects.filter(pk=distribution.pk, status=DistributionStatus.PENDING).update(

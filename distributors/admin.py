@@ -208,6 +208,15 @@ class MetricTypeInline(TenantInlineMixin, admin.TabularInline):
 
 
 class DistributorForm(forms.ModelForm):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "hold_days" in self.fields:
+            self.fields["hold_days"].required = False  # left empty: no hold
+
+    def clean_hold_days(self):
+        value = self.cleaned_data.get("hold_days")
+        return 0 if value is None else value
+
     def clean(self):
         cleaned = super().clean()
         organization = cleaned.get("organization") or (

@@ -56,6 +56,8 @@ class Distributor(LifecycleModelMixin, models.Model):
 
     Money is an integer in the smallest unit of ``units`` (1500 = 15.00 USD). A revenue-share pool is
     ``pool_percent_bp`` basis points (1/100 %) of the revenue entries in ``units`` recorded in the period.
+    ``hold_days``: its obligations start pending and the heartbeat approves them once the hold has passed (counted
+    from the trigger's write, in days of 24 hours); it needs ``obligation_start_status`` pending, at most 3660.
     """
 
     LIFECYCLE = StatusLifecycle(

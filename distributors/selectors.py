@@ -36,9 +36,11 @@ def credit_targets(
     return list(targets.order_by("distributor_id"))
 
 
-class HoldTimeout(Exception):
+class HoldTimeout(OperationalError):
     """A credit (or revenue import) waited longer than ``CREDIT_LOCK_TIMEOUT_MS`` for a trigger holding one of its
-    distributors; nothing was written. The API answers 503 with ``Retry-After``."""
+    distributors; nothing was written. The API answers 503 with ``Retry-After``. An ``OperationalError`` (the
+    database's lock timeout, with a clearer message), so every interface that already answers a busy or
+    unavailable database (the API's 503, the commands' one line) answers this too."""
 
 
 def credit_needs_hold(*, credited_at: datetime, open_until: datetime | None) -> bool:
@@ -62,20 +64,23 @@ def distributors_hold_for_credit(
     *, distributor_ids: list[int], credited_at: datetime | None = None
 ) -> dict[int, datetime | None]:
     """Hold against a trigger the credited distributors that a credit stamped ``credited_at`` must hold
-    (``credit_needs_hold``; all of them when ``credited_at`` is None); return each distributor's
-    ``distributed_through``, read after the hold was granted for those held. See ``_hold_against_trigger``.
-    Raises ``HoldTimeout`` when a trigger holds one longer than ``CREDIT_LOCK_TIMEOUT_MS``."""
+    (``credit_needs_hold``; all of them when ``credited_at`` is None); return the ``distributed_through`` of
+    those held, read after the hold was granted. A distributor not held is left out: its open period ended
+    before ``credited_at``, so its ``distributed_through`` (earlier still) can refuse nothing. Two statements
+    on PostgreSQL (the wait's bound, then the hold, whose condition is ``credit_needs_hold`` in SQL, re-checked
+    by PostgreSQL on the row a trigger may have just committed). Raises ``HoldTimeout`` when a trigger holds one
+    longer than ``CREDIT_LOCK_TIMEOUT_MS``."""
     ids = sorted(set(distributor_ids))
     if connection.vendor != "postgresql":
         return dict(Distributor.objects.filter(pk__in=ids).values_list("pk", "distributed_through"))
     if credited_at is None:
         return _hold_against_trigger(ids)
-    rows = Distributor.objects.filter(pk__in=ids).values_list("pk", "distributed_through", "open_until")
-    through = {pk: distributed_through for pk, distributed_through, _ in rows}
-    held = [pk for pk, _, open_until in rows if credit_needs_hold(credited_at=credited_at, open_until=open_until)]
-    if held:
-        through.update(_hold_against_trigger(held))
-    return through
+    grace = timedelta(seconds=settings.CREDIT_HOLD_GRACE_SECONDS)
+    return _hold_against_trigger(
+        ids,
+        condition="AND (open_until IS NULL OR %s <= open_until OR %s > open_until + %s)",
+        params=[credited_at, credited_at, grace],
+    )
 
 
 @dataclass(frozen=True)
@@ -104,7 +109,9 @@ def _lock_timeout_sql(milliseconds: int) -> str:
     return f"SELECT set_config('lock_timeout', '{int(milliseconds)}ms', true)"
 
 
-def _hold_against_trigger(distributor_ids: list[int]) -> dict[int, datetime | None]:
+def _hold_against_trigger(
+    distributor_ids: list[int], *, condition: str = "", params: list | None = None
+) -> dict[int, datetime | None]:
     """Hold the distributors against a trigger while a credit (or revenue) is written; return each one's
     ``distributed_through`` as committed *after* the hold was granted.
 
@@ -126,7 +133,8 @@ def _hold_against_trigger(distributor_ids: list[int]) -> dict[int, datetime | No
         cursor.execute(_lock_timeout_sql(settings.CREDIT_LOCK_TIMEOUT_MS))
         try:
             cursor.execute(
-                f"SELECT id, distributed_through FROM {table} WHERE id = ANY(%s) ORDER BY id FOR KEY SHARE", [ids]
+                f"SELECT id, distributed_through FROM {table} WHERE id = ANY(%s) {condition} ORDER BY id FOR KEY SHARE",
+                [ids, *(params or [])],
             )
         except OperationalError as exc:
             if getattr(exc.__cause__, "sqlstate", None) == LOCK_NOT_AVAILABLE:

@@ -31,15 +31,16 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from clock import iso_utc
 from collaborators.models import Collaborator, CollaboratorStatus
-from distributors.models import Distributor, MetricType
-from distributors.selectors import credit_targets, distributors_hold_for_credit
+from distributors.models import Distributor
+from distributors.selectors import distributors_hold_for_credit
 from metrics.events import record_credits
 from metrics.models import MAX_CREDIT_QUANTITY, CreditRequest, MetricCredit
+from metrics.selectors import CreditPlan, CreditTarget, credit_plan
 from organizations.models import Organization
 
 IDEMPOTENCY_KEY_MAX_LENGTH = CreditRequest._meta.get_field("idempotency_key").max_length
@@ -57,6 +58,10 @@ class CreditRefused(Exception):
 
 class IdempotencyConflict(CreditRefused):
     """The idempotency key was already used for a different request."""
+
+
+class CollaboratorNotFound(CreditRefused):
+    """No such collaborator in the organization (the API's 404)."""
 
 
 @dataclass(frozen=True)
@@ -104,6 +109,14 @@ def _replay(organization: Organization, idempotency_key: str, fingerprint: str) 
     return CreditOutcome(request=previous, credits=credits, replayed=True)
 
 
+def _replayed(request_id: int) -> CreditOutcome:
+    """The outcome of an earlier request, from its ledger rows (one query: each request has at least one)."""
+    credits = list(
+        MetricCredit.objects.filter(request_id=request_id).select_related("request").order_by("distributor_id", "pk")
+    )
+    return CreditOutcome(request=credits[0].request, credits=credits, replayed=True)
+
+
 def _validate_input(
     *,
     organization: Organization,
@@ -131,29 +144,33 @@ def _validate_input(
 
 
 def _credit_targets_checked(
-    *, organization: Organization, collaborator: Collaborator, metric_type: str, distributor_id: int | None
-) -> list[MetricType]:
+    plan: CreditPlan,
+    *,
+    organization: Organization,
+    collaborator: Collaborator,
+    metric_type: str,
+    distributor_id: int | None,
+) -> list[CreditTarget]:
     """The targets of the credit, or the refusal that says why there are none."""
-    # The caller's instance may be stale; the status that matters is the stored one.
-    status = Collaborator.objects.filter(pk=collaborator.pk).values_list("status", flat=True).first()
-    if status != CollaboratorStatus.ACTIVE:
+    # The caller's instance may be stale; the status that matters is the stored one (read by the plan).
+    if plan.status is None:
+        raise CollaboratorNotFound(f"Collaborator {collaborator.pk} not found.", field="collaborator")
+    if plan.status != CollaboratorStatus.ACTIVE:
         raise CreditRefused(
-            f"Collaborator {collaborator.pk} is {status}; only active collaborators earn.", field="collaborator"
+            f"Collaborator {collaborator.pk} is {plan.status}; only active collaborators earn.", field="collaborator"
         )
+    if plan.targets:
+        return plan.targets
     if (
         distributor_id is not None
         and not Distributor.objects.filter(pk=distributor_id, organization=organization).exists()
     ):
         raise CreditRefused(f"Distributor {distributor_id} not found.", field="distributor")
-    targets = credit_targets(collaborator=collaborator, metric_type=metric_type, distributor_id=distributor_id)
-    if not targets:
-        where = f"distributor {distributor_id}" if distributor_id is not None else "any active distributor"
-        raise CreditRefused(
-            f"Metric type '{metric_type}' is not counted by {where} that collaborator {collaborator.pk} "
-            "is eligible for.",
-            field="distributor" if distributor_id is not None else "metric_type",
-        )
-    return targets
+    where = f"distributor {distributor_id}" if distributor_id is not None else "any active distributor"
+    raise CreditRefused(
+        f"Metric type '{metric_type}' is not counted by {where} that collaborator {collaborator.pk} is eligible for.",
+        field="distributor" if distributor_id is not None else "metric_type",
+    )
 
 
 def closed_period_refusal(distributed_through: dict[int, datetime | None], credited_at: datetime) -> str | None:
@@ -183,7 +200,7 @@ def _credit_write(
     *,
     organization: Organization,
     collaborator: Collaborator,
-    targets: list[MetricType],
+    targets: list[CreditTarget],
     metric_type: str,
     quantity: int,
     fingerprint: str,
@@ -205,7 +222,7 @@ def _credit_write(
         recorded_at = timezone.now()
         credited_at = now or recorded_at
         _refuse_closed_periods(distributed_through, credited_at)
-        request = CreditRequest.objects.create(
+        request = CreditRequest(
             organization=organization,
             idempotency_key=idempotency_key or None,
             request_fingerprint=fingerprint,
@@ -213,7 +230,7 @@ def _credit_write(
             actor=actor[:ACTOR_MAX_LENGTH],
             created_at=recorded_at,
         )
-        credits = MetricCredit.objects.bulk_create(
+        credits = [
             MetricCredit(
                 organization=organization,
                 request=request,
@@ -226,9 +243,52 @@ def _credit_write(
                 credited_at=credited_at,
             )
             for target in targets
-        )
+        ]
+        if connection.vendor == "postgresql":
+            _write_postgresql(request, credits, collaborator=collaborator, targets=targets)
+        else:
+            request.save(force_insert=True)
+            MetricCredit.objects.bulk_create(credits)
         record_credits(organization.pk, [(request, credits)])
     return CreditOutcome(request=request, credits=credits, replayed=False)
+
+
+def _write_postgresql(
+    request: CreditRequest, credits: list[MetricCredit], *, collaborator: Collaborator, targets: list[CreditTarget]
+) -> None:
+    """Insert the request and its ledger rows in one statement (the batch's writer), then give the instances the
+    ids the database chose."""
+    from metrics.batch import CreditItem, write_credits_postgresql  # the batch module builds on this one
+
+    item = CreditItem(
+        collaborator=None,
+        metric_type=credits[0].metric_type,
+        quantity=credits[0].quantity,
+        key=request.idempotency_key,
+        credited_at=credits[0].credited_at,
+    )
+    written, credit_rows = write_credits_postgresql(
+        organization=request.organization,
+        rows=[(0, item, request.request_fingerprint, collaborator.pk, targets)],
+        source=request.source,
+        actor=request.actor,
+        recorded_at=request.created_at,
+    )
+    request.pk = written[0].pk
+    request._state.adding = False
+    ids = {row.distributor_id: row.pk for row in credit_rows[request.pk]}
+    for credit in credits:
+        credit.pk = ids[credit.distributor_id]
+        credit.request_id = request.pk
+        credit._state.adding = False
+
+
+def metric_credit_by_id(*, organization: Organization, collaborator_id: int, **credit) -> CreditOutcome:
+    """``metric_credit`` for a collaborator named by id, without loading it first: the credit's one read
+    (``metrics.selectors.credit_plan``) finds it in the organization, or ``CollaboratorNotFound`` is raised.
+    ``credit`` takes the other arguments of ``metric_credit``."""
+    reference = Collaborator(pk=collaborator_id, organization_id=organization.pk)  # a foreign key's target only
+    return metric_credit(organization=organization, collaborator=reference, **credit)
 
 
 def metric_credit(
@@ -259,12 +319,26 @@ def metric_credit(
     fingerprint = _fingerprint(
         collaborator=collaborator.pk, metric_type=metric_type, quantity=quantity, distributor=distributor_id
     )
-    if idempotency_key:
-        replay = _replay(organization, idempotency_key, fingerprint)
-        if replay:
-            return replay
+    # One statement reads the stored status, the targets and the earlier request holding the key.
+    plan = credit_plan(
+        organization_id=organization.pk,
+        collaborator_id=collaborator.pk,
+        metric_type=metric_type,
+        distributor_id=distributor_id,
+        idempotency_key=idempotency_key,
+    )
+    if idempotency_key and plan.previous_request_id is not None:
+        if plan.previous_fingerprint != fingerprint:
+            raise IdempotencyConflict(
+                "This idempotency key was already used with a different request.", field="idempotency_key"
+            )
+        return _replayed(plan.previous_request_id)
     targets = _credit_targets_checked(
-        organization=organization, collaborator=collaborator, metric_type=metric_type, distributor_id=distributor_id
+        plan,
+        organization=organization,
+        collaborator=collaborator,
+        metric_type=metric_type,
+        distributor_id=distributor_id,
     )
     try:
         return _credit_write(

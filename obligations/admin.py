@@ -324,12 +324,14 @@ class AdjustmentForm(forms.Form):
     value = forms.CharField(
         label="Amount",
         max_length=40,
+        error_messages={"required": "Enter the amount (negative to claw back)."},
         widget=forms.TextInput(attrs={"inputmode": "decimal", "size": 18, "class": "vTextField"}),
     )
     reason = forms.CharField(
         max_length=Obligation._meta.get_field("reason").max_length,
         widget=forms.Textarea(attrs={"rows": 3, "cols": 70, "class": "vLargeTextField"}),
         help_text="Required. Kept on the adjustment and in the admin's history.",
+        error_messages={"required": "An adjustment needs a reason."},
     )
 
     def __init__(self, *args, units: str, **kwargs):
@@ -461,7 +463,7 @@ def fulfillment_held_back(fulfillment: Fulfillment):
                 reverse("admin:collaborators_collaborator_change", args=[entry.collaborator_id]),
                 entry.collaborator_name or f"#{entry.collaborator_id}",
                 amount_html(entry.balance, entry.units),
-                entry.why,
+                entry.reason_text,
                 url,
                 entry.collaborator_id,
                 entry.units,

@@ -50,6 +50,15 @@ class HeldBalance:
         return cls(**{name: data[name] for name in cls.__dataclass_fields__})
 
     @property
+    def reason_text(self) -> str:
+        """``net debt``, ``nets to zero``, ``below the minimum 10.00 USD`` (beside the balance)."""
+        if self.reason == NET_DEBT:
+            return "net debt"
+        if self.reason == NET_ZERO:
+            return "nets to zero"
+        return f"below the minimum {format_amount(self.minimum, self.units)}"
+
+    @property
     def why(self) -> str:
         """``net debt -5.00 USD``, ``nets to 0.00 USD``, ``3.00 USD below the minimum 10.00 USD``."""
         amount = format_amount(self.balance, self.units)

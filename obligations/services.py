@@ -55,28 +55,48 @@ from obligations.models import (
     Payout,
     PayoutStatus,
 )
+from lifecycle.services import status_changes_record
 from obligations.selectors import minimum_payouts, obligations_due_for_release, payout_export_rows
 from organizations.models import Organization
 
 
 def _write_obligation_status(obligations: list[Obligation], status: str) -> None:
-    """Store ``status`` on obligations already moved in memory."""
+    """Store ``status`` on obligations already moved in memory (their ``modified_at`` too, so that the events
+    recorded from them show the row as stored)."""
     ids = [obligation.pk for obligation in obligations]
     if ids:
-        Obligation.objects.filter(pk__in=ids).update(status=status, modified_at=timezone.now())
+        now = timezone.now()
+        Obligation.objects.filter(pk__in=ids).update(status=status, modified_at=now)
+        for obligation in obligations:
+            obligation.modified_at = now
 
 
-def obligations_transition(*, obligation_ids: Iterable[int], status: str, reason: str = "") -> list[Obligation]:
+def _record_moves(model, objects, before: dict[int, str], *, actor: str, reason: str = "") -> None:
+    """The status history of ``objects`` just moved (``before``: id → the status each had), in the caller's
+    transaction (``lifecycle.services.status_changes_record``: one statement)."""
+    status_changes_record(
+        model=model,
+        organization_id=None,
+        changes=[(obj.pk, before[obj.pk], obj.status, obj.organization_id) for obj in objects],
+        actor=actor,
+        reason=reason,
+    )
+
+
+def obligations_transition(
+    *, obligation_ids: Iterable[int], status: str, reason: str = "", actor: str = ""
+) -> list[Obligation]:
     """Move every given obligation to ``status``, or none of them (a ValidationError names the first refusal).
 
     For staff moves (approve, reject, cancel). ``fulfilled`` is reached only by paying the payout. ``reason`` (why
-    staff moved them) is accepted for the audit trail to come; the admin keeps it in its log meanwhile.
+    staff moved them) and ``actor`` (who) go into each obligation's status history.
     """
     if status == ObligationStatus.FULFILLED:
         raise ValidationError("An obligation becomes fulfilled when its payout is marked paid.", code="use_payout")
     ids = sorted(set(obligation_ids))
     with transaction.atomic():
         obligations = list(Obligation.objects.select_for_update().filter(pk__in=ids).order_by("pk"))
+        before = {obligation.pk: obligation.status for obligation in obligations}
         for obligation in obligations:
             if obligation.status == ObligationStatus.FULFILLED:
                 raise ValidationError(
@@ -92,6 +112,7 @@ def obligations_transition(*, obligation_ids: Iterable[int], status: str, reason
                 )
             obligation.transition_to(status)
         _write_obligation_status(obligations, status)
+        _record_moves(Obligation, obligations, before, actor=actor, reason=reason)
         record_obligations(f"obligation.{status}", obligations)
     return obligations
 
@@ -234,13 +255,15 @@ def obligations_release_held(
     organization_id: int | None = None,
     distributor_id: int | None = None,
     batch_size: int = RELEASE_BATCH_SIZE,
+    actor: str = "engine",
 ) -> int:
     """Approve every pending obligation whose hold has passed (``release_at <= as_of``); return how many.
 
     Each batch is its own transaction (one ``UPDATE … RETURNING`` and its ``obligation.approved`` events), so a
     long release never holds many rows at once and a killed run keeps what it released. Pending → approved
     leaves a distribution ``processing`` either way, so no distribution has to follow. ``distributor_id``: only
-    that distributor's obligations (``run_distributions --distributor``).
+    that distributor's obligations (``run_distributions --distributor``). Each release is a status change
+    (pending → approved, ``actor``: the engine run) written in its batch's transaction, reason "hold ended".
     """
     if timezone.is_naive(as_of):
         raise ValueError("as_of must be timezone-aware.")
@@ -253,6 +276,13 @@ def obligations_release_held(
                 batch_size=batch_size,
                 organization_id=organization_id,
                 distributor_id=distributor_id,
+            )
+            _record_moves(
+                Obligation,
+                released,
+                dict.fromkeys((o.pk for o in released), ObligationStatus.PENDING),
+                actor=actor,
+                reason="hold ended",
             )
             record_obligations("obligation.approved", released)
         total += len(released)
@@ -364,44 +394,51 @@ def _lock_payouts(ids: list[int]) -> tuple[dict[int, Fulfillment], list[Payout]]
     return fulfillments, payouts
 
 
-def _move_fulfillment(fulfillment: Fulfillment, target: str) -> None:
+def _move_fulfillment(fulfillment: Fulfillment, target: str, *, actor: str = "", reason: str = "") -> None:
     if fulfillment.status == target:
         return
+    before = {fulfillment.pk: fulfillment.status}
     fulfillment.transition_to(target)
     fulfillment.completed_at = timezone.now() if target == FulfillmentStatus.COMPLETE else None
     fulfillment.save(update_fields=["status", "completed_at", "modified_at"])
+    _record_moves(Fulfillment, [fulfillment], before, actor=actor, reason=reason)
     record_fulfillment("fulfillment.status_changed", fulfillment)
 
 
-def payout_mark_paid(*, payouts: Iterable[Payout | int], reason: str = "") -> list[Payout]:
+def payout_mark_paid(*, payouts: Iterable[Payout | int], reason: str = "", actor: str = "") -> list[Payout]:
     """Mark payouts paid (all or none): obligations fulfilled, fulfillments follow (a fulfillment is complete
-    once all its payouts are paid). ``reason``: for the audit trail to come (not stored yet)."""
+    once all its payouts are paid). ``reason`` and ``actor`` go into the status history of every row moved
+    (payouts, obligations, fulfillments)."""
     ids = _payout_ids(payouts)
     with transaction.atomic():
         fulfillments, locked = _lock_payouts(ids)
+        payouts_before = {payout.pk: payout.status for payout in locked}
         now = timezone.now()
         for payout in locked:
             payout.transition_to(PayoutStatus.PAID)
-            payout.paid_at = now
+            payout.paid_at = payout.modified_at = now
         Payout.objects.filter(pk__in=[p.pk for p in locked]).update(
             status=PayoutStatus.PAID, paid_at=now, modified_at=now
         )
         obligations = list(Obligation.objects.select_for_update().filter(payout__in=locked).order_by("pk"))
+        obligations_before = {obligation.pk: obligation.status for obligation in obligations}
         for obligation in obligations:
             obligation.transition_to(ObligationStatus.FULFILLED)
         _write_obligation_status(obligations, ObligationStatus.FULFILLED)
+        _record_moves(Payout, locked, payouts_before, actor=actor, reason=reason)
+        _record_moves(Obligation, obligations, obligations_before, actor=actor, reason=reason)
         record_payouts("payout.paid", locked)
         record_obligations("obligation.fulfilled", obligations)
         for fulfillment in fulfillments.values():
-            _move_fulfillment(fulfillment, FulfillmentStatus.PROCESSING)
+            _move_fulfillment(fulfillment, FulfillmentStatus.PROCESSING, actor=actor, reason=reason)
             if not fulfillment.payouts.filter(status=PayoutStatus.UNPAID).exists():
-                _move_fulfillment(fulfillment, FulfillmentStatus.COMPLETE)
+                _move_fulfillment(fulfillment, FulfillmentStatus.COMPLETE, actor=actor, reason=reason)
     return locked
 
 
-def payout_mark_unpaid(*, payouts: Iterable[Payout | int], reason: str = "") -> list[Payout]:
-    """Take back payouts marked paid by mistake (all or none): the reverse of ``payout_mark_paid``. ``reason``:
-    for the audit trail to come (not stored yet).
+def payout_mark_unpaid(*, payouts: Iterable[Payout | int], reason: str = "", actor: str = "") -> list[Payout]:
+    """Take back payouts marked paid by mistake (all or none): the reverse of ``payout_mark_paid``. ``reason``
+    and ``actor`` go into the status history of every row moved.
 
     Obligations return to ``approved`` (still in the payout) and a ``complete`` fulfillment returns to
     ``processing``.
@@ -409,29 +446,36 @@ def payout_mark_unpaid(*, payouts: Iterable[Payout | int], reason: str = "") -> 
     ids = _payout_ids(payouts)
     with transaction.atomic():
         fulfillments, locked = _lock_payouts(ids)
+        payouts_before = {payout.pk: payout.status for payout in locked}
+        now = timezone.now()
         for payout in locked:
             payout.transition_to(PayoutStatus.UNPAID)
-            payout.paid_at = None
+            payout.paid_at, payout.modified_at = None, now
         Payout.objects.filter(pk__in=[p.pk for p in locked]).update(
-            status=PayoutStatus.UNPAID, paid_at=None, modified_at=timezone.now()
+            status=PayoutStatus.UNPAID, paid_at=None, modified_at=now
         )
         obligations = list(Obligation.objects.select_for_update().filter(payout__in=locked).order_by("pk"))
+        obligations_before = {obligation.pk: obligation.status for obligation in obligations}
         for obligation in obligations:
             obligation.transition_to(ObligationStatus.APPROVED)
         _write_obligation_status(obligations, ObligationStatus.APPROVED)
+        _record_moves(Payout, locked, payouts_before, actor=actor, reason=reason)
+        _record_moves(Obligation, obligations, obligations_before, actor=actor, reason=reason)
         record_payouts("payout.unpaid", locked)
         record_obligations("obligation.approved", obligations)
         for fulfillment in fulfillments.values():
-            _move_fulfillment(fulfillment, FulfillmentStatus.PROCESSING)
+            _move_fulfillment(fulfillment, FulfillmentStatus.PROCESSING, actor=actor, reason=reason)
     return locked
 
 
-def fulfillment_mark_failed(*, fulfillment: Fulfillment | int, reason: str = "") -> Fulfillment:
+def fulfillment_mark_failed(*, fulfillment: Fulfillment | int, reason: str = "", actor: str = "") -> Fulfillment:
     """Mark a pending or processing fulfillment failed: its obligations leave their payouts and stay approved.
-    ``reason``: for the audit trail to come (not stored yet)."""
+    ``reason`` and ``actor`` go into the fulfillment's status history (its obligations' status does not move:
+    leaving a payout is no status change, so they record nothing)."""
     pk = fulfillment.pk if isinstance(fulfillment, Fulfillment) else int(fulfillment)
     with transaction.atomic():
         locked = Fulfillment.objects.select_for_update().get(pk=pk)
+        before = {locked.pk: locked.status}
         locked.transition_to(FulfillmentStatus.FAILED)
         payouts = list(Payout.objects.select_for_update().filter(fulfillment=locked).order_by("pk"))
         paid = [payout.pk for payout in payouts if payout.status == PayoutStatus.PAID]
@@ -448,14 +492,19 @@ def fulfillment_mark_failed(*, fulfillment: Fulfillment | int, reason: str = "")
         )
         Obligation.objects.filter(pk__in=obligation_ids).update(payout=None, modified_at=timezone.now())
         locked.save(update_fields=["status", "modified_at"])
+        _record_moves(Fulfillment, [locked], before, actor=actor, reason=reason)
         record_fulfillment("fulfillment.status_changed", locked)
     return locked
 
 
-def fulfillments_mark_failed(*, fulfillment_ids: Iterable[int], reason: str = "") -> list[Fulfillment]:
+def fulfillments_mark_failed(
+    *, fulfillment_ids: Iterable[int], reason: str = "", actor: str = ""
+) -> list[Fulfillment]:
     """``fulfillment_mark_failed`` for each (in id order), all or none."""
     with transaction.atomic():
-        return [fulfillment_mark_failed(fulfillment=pk, reason=reason) for pk in sorted(set(fulfillment_ids))]
+        return [
+            fulfillment_mark_failed(fulfillment=pk, reason=reason, actor=actor) for pk in sorted(set(fulfillment_ids))
+        ]
 
 
 @dataclass(frozen=True)
@@ -466,7 +515,7 @@ class FulfillmentExport:
 
 
 def fulfillment_export(
-    *, fulfillment_id: int, organization: Organization | None = None, mark_paid: bool = False
+    *, fulfillment_id: int, organization: Organization | None = None, mark_paid: bool = False, actor: str = ""
 ) -> FulfillmentExport:
     """Prepare a fulfillment's payout CSV rows: a pending fulfillment moves to ``processing`` (it is being
     paid); with ``mark_paid`` every unpaid payout is marked paid (and the fulfillment completes).
@@ -488,11 +537,11 @@ def fulfillment_export(
                 code="fulfillment_failed",
             )
         if fulfillment.status == FulfillmentStatus.PENDING:
-            _move_fulfillment(fulfillment, FulfillmentStatus.PROCESSING)
+            _move_fulfillment(fulfillment, FulfillmentStatus.PROCESSING, actor=actor, reason="exported")
         marked = 0
         if mark_paid:
             unpaid = list(fulfillment.payouts.filter(status=PayoutStatus.UNPAID).values_list("pk", flat=True))
-            marked = len(payout_mark_paid(payouts=unpaid))
+            marked = len(payout_mark_paid(payouts=unpaid, actor=actor))
             fulfillment.refresh_from_db()
         rows = payout_export_rows(fulfillment=fulfillment)
     return FulfillmentExport(fulfillment=fulfillment, rows=rows, marked_paid=marked)

@@ -21,7 +21,7 @@ from distributions.services import distributor_save_with_periods
 from distributions.trigger import distribution_period_pool
 from distributors.models import Distributor, RevenueEntry
 from metrics.models import CreditRequest, MetricCredit
-from obligations.models import Fulfillment, Obligation, ObligationStatus, Payout
+from obligations.models import Fulfillment, MinimumPayout, Obligation, ObligationStatus, Payout
 from organizations.models import ApiKey, Membership, Organization
 from tests.factories import (
     EPOCH,
@@ -73,6 +73,7 @@ BUILDERS = {
     CreditRequest: CreditRequestFactory,
     Obligation: _obligation_with_payout,
     Fulfillment: FulfillmentFactory,
+    MinimumPayout: lambda: MinimumPayout.objects.create(organization=OrganizationFactory(), units="USD", amount=500),
     Payout: PayoutFactory,
     Distribution: DistributionFactory,
     Allocation: AllocationFactory,
@@ -128,6 +129,7 @@ def graph(db, admin_user):
     MetricCreditFactory(distributor=distributor, collaborator=ann, metric_type="sale", points_per_unit=10)
     EngineRunFactory(finished_at=EPOCH + timedelta(seconds=2), status="succeeded", triggered_count=1)
     RevenueEntryFactory(organization=organization)
+    MinimumPayout.objects.create(organization=organization, units="USD", amount=1000)
     delivery_with_attempt(endpoint=WebhookEndpointFactory(organization=organization))
     Group.objects.create(name="staff")
     for model in REGISTERED:

@@ -258,6 +258,7 @@ def test_every_command_is_built_on_the_base():
         "import_revenue",
         "credit_metric",
         "generate_fulfillment",
+        "adjust_obligation",
         "export_payouts",
         "run_distributions",
         "seed_demo",

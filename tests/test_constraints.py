@@ -22,7 +22,7 @@ from collaborators.models import Collaborator, CollaboratorAlias
 from distributions.models import Allocation, Distribution, EngineRun
 from distributors.models import Distributor
 from metrics.models import CreditRequest
-from obligations.models import Fulfillment, Obligation, Payout
+from obligations.models import Fulfillment, MinimumPayout, Obligation, Payout
 from organizations.models import ApiKey, Membership, Organization
 from tests.factories import (
     EPOCH,
@@ -43,6 +43,8 @@ from tests.factories import (
     PayoutFactory,
     RevenueEntryFactory,
 )
+from tests.webhooks.factories import EventFactory, WebhookDeliveryFactory, WebhookEndpointFactory
+from webhooks.models import WebhookDelivery
 
 pytestmark = pytest.mark.django_db
 
@@ -442,6 +444,8 @@ def test_alias_code_not_empty():
         ({"pool_percent_bp": 10_001}, "distributor_pool_percent_le_100"),
         ({"pool_resolver": "bogus"}, "distributor_pool_valid"),
         ({"distribution_resolver": "bogus"}, "distributor_resolver_valid"),
+        ({"hold_days": 3, "obligation_start_status": "approved"}, "distributor_hold_needs_pending_start"),
+        ({"hold_days": 3661}, "distributor_hold_days_le_3660"),
     ],
 )
 def test_distributor_checks(fields, name):
@@ -507,6 +511,74 @@ def test_obligation_value_non_negative():
     ObligationFactory(value=0)
     with violates("obligation_value_nonneg"):
         ObligationFactory(value=-1)
+    with violates("obligation_value_nonneg"):
+        ObligationFactory(value=-1, award_type="distribution")
+
+
+def _adjustment(**fields):
+    target = ObligationFactory()
+    defaults = {
+        "organization": target.organization,
+        "collaborator": target.collaborator,
+        "award_type": "adjustment",
+        "value": -500,
+        "reason": "refund",
+        "adjusts_obligation": target,
+    }
+    return ObligationFactory(**{**defaults, **fields})
+
+
+def test_only_an_adjustment_may_be_negative_and_never_zero():
+    assert _adjustment(value=-500).value == -500  # a clawback
+    assert _adjustment(value=500).value == 500
+    with violates("obligation_adjustment_nonzero"):
+        _adjustment(value=0)
+
+
+def test_obligation_award_type_from_its_list():
+    for award_type in ("distribution", "manual"):
+        ObligationFactory(award_type=award_type)
+    with violates("obligation_award_type_valid"):
+        ObligationFactory(award_type="bogus")
+
+
+def test_an_adjustment_names_exactly_one_thing_it_corrects():
+    distribution = DistributionFactory(status="processing", pool=0, value=0)
+    _adjustment(adjusts_obligation=None, adjusts_distribution=distribution)
+    with violates("obligation_adjustment_links_one"):
+        _adjustment(adjusts_obligation=None)
+    with violates("obligation_adjustment_links_one"):
+        _adjustment(adjusts_distribution=distribution)
+    target = ObligationFactory()
+    with violates("obligation_adjustment_links_one"):  # only an adjustment names what it corrects
+        ObligationFactory(organization=target.organization, collaborator=target.collaborator, adjusts_obligation=target)
+
+
+def test_an_adjustment_has_a_reason():
+    with violates("obligation_adjustment_has_reason"):
+        _adjustment(reason="")
+
+
+def test_only_a_distribution_obligation_is_held():
+    ObligationFactory(award_type="distribution", release_at=EPOCH)
+    with violates("obligation_release_only_distribution"):
+        ObligationFactory(award_type="manual", release_at=EPOCH)
+    with violates("obligation_release_only_distribution"):
+        _adjustment(release_at=EPOCH)
+
+
+def test_one_minimum_payout_per_organization_and_units():
+    minimum = MinimumPayout.objects.create(organization=OrganizationFactory(), units="USD", amount=1000)
+    MinimumPayout.objects.create(organization=minimum.organization, units="EUR", amount=1000)
+    MinimumPayout.objects.create(organization=OrganizationFactory(), units="USD", amount=1000)
+    with violates("minimum_payout_unique_per_units"):
+        MinimumPayout.objects.create(organization=minimum.organization, units="USD", amount=5)
+
+
+def test_minimum_payout_amount_non_negative():
+    MinimumPayout.objects.create(organization=OrganizationFactory(), units="USD", amount=0)
+    with violates("minimum_payout_amount_nonneg"):
+        MinimumPayout.objects.create(organization=OrganizationFactory(), units="USD", amount=-1)
 
 
 def test_obligation_fulfilled_requires_payout():
@@ -553,6 +625,29 @@ def test_payout_paid_at_matches_status(status, paid_at):
         PayoutFactory(status=status, paid_at=paid_at)
 
 
+# --- Webhooks ----------------------------------------------------------------------------------------
+
+
+def test_one_delivery_per_endpoint_and_event():
+    delivery = WebhookDeliveryFactory()
+    WebhookDeliveryFactory(endpoint=WebhookEndpointFactory(organization=delivery.organization), event=delivery.event)
+    WebhookDeliveryFactory(endpoint=delivery.endpoint, event=EventFactory(organization=delivery.organization))
+    with violates("webhookdelivery_one_per_endpoint_event"):
+        WebhookDeliveryFactory(endpoint=delivery.endpoint, event=delivery.event)
+
+
+@pytest.mark.parametrize(
+    ("status", "due"),
+    [("pending", False), ("succeeded", True), ("failed", True)],
+    ids=["pending-never-due", "succeeded-still-due", "failed-still-due"],
+)
+def test_a_pending_delivery_is_due_and_a_finished_one_is_not(status, due):
+    WebhookDeliveryFactory(status="pending", next_attempt_at=EPOCH)
+    WebhookDeliveryFactory(status="failed", next_attempt_at=None)
+    with violates("webhookdelivery_next_attempt_matches_status"):
+        WebhookDeliveryFactory(status=status, next_attempt_at=EPOCH if due else None)
+
+
 # --- Status values -----------------------------------------------------------------------------------
 
 STATUS_CONSTRAINTS = [
@@ -564,6 +659,7 @@ STATUS_CONSTRAINTS = [
     # A payout's status is pinned by the paid_at check: only (unpaid, NULL) and (paid, a date) pass.
     (Payout, PayoutFactory, "payout_paid_at_matches_status"),
     (EngineRun, EngineRunFactory, "engine_run_status_valid"),
+    (WebhookDelivery, WebhookDeliveryFactory, "webhookdelivery_status_valid"),
 ]
 
 

@@ -55,13 +55,14 @@ class WebhookEndpointForm(forms.ModelForm):
     service's rule (https unless ``WEBHOOKS_ALLOW_HTTP``), so a bad one is a form error, never a 500."""
 
     url = forms.URLField(
+        label="URL",
         max_length=2000,
         assume_scheme="https",
         help_text="https:// (http:// only where WEBHOOKS_ALLOW_HTTP is on). It must resolve to public addresses; "
         "that is checked at every send.",
     )
     event_types = forms.MultipleChoiceField(
-        choices=[(name, f"{name}: {text}") for name, text in EVENT_TYPES.items()],
+        choices=[(name, format_html("<code>{}</code> {}", name, text)) for name, text in EVENT_TYPES.items()],
         widget=forms.CheckboxSelectMultiple,
         required=False,
         help_text="None checked: every event type, including types added later.",
@@ -70,6 +71,10 @@ class WebhookEndpointForm(forms.ModelForm):
     class Meta:
         model = WebhookEndpoint
         fields = ["organization", "url", "description", "event_types", "active"]
+        help_texts = {
+            "active": "Untick to stop deliveries. Ticking it again clears an automatic disabling; the endpoint gets "
+            "the events that occur while it is active, and its pending deliveries resume."
+        }
 
     def clean_event_types(self):
         chosen = set(self.cleaned_data["event_types"])
@@ -123,6 +128,9 @@ class WebhookEndpointAdmin(OrganizationTimesMixin, TenantAdminMixin, admin.Model
     ]
     actions = ["rotate_secret"]
 
+    class Media:
+        css = {"all": ["webhooks/endpoint_form.css"]}
+
     def get_fields(self, request, obj=None):
         if obj is None:  # a new endpoint is active; its secret is shown once it is saved
             return ["organization", "url", "description", "event_types"]
@@ -134,7 +142,9 @@ class WebhookEndpointAdmin(OrganizationTimesMixin, TenantAdminMixin, admin.Model
     @admin.display(description="deliveries")
     def deliveries_link(self, endpoint: WebhookEndpoint):
         url = reverse("admin:webhooks_webhookdelivery_changelist")
-        return format_html('<a href="{}?endpoint__id__exact={}">Its deliveries and their attempts</a>', url, endpoint.pk)
+        return format_html(
+            '<a href="{}?endpoint__id__exact={}">Its deliveries and their attempts</a>', url, endpoint.pk
+        )
 
     def save_model(self, request, obj, form, change):
         if change:

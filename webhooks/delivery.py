@@ -49,6 +49,7 @@ from webhooks.transport import AddressRefused, PinnedTransport
 BACKOFF_BASE = timedelta(seconds=30)
 BACKOFF_CAP = timedelta(hours=6)
 RESPONSE_KEPT = 1024
+RENEW_MARGIN = timedelta(seconds=5)
 USER_AGENT = "distribution-engine-webhooks/1"
 
 
@@ -131,14 +132,21 @@ def claim_due(*, limit: int, now: datetime | None = None) -> tuple[str, list[Web
     return token, list(claimed)
 
 
-def _renew(delivery: WebhookDelivery, token: str) -> bool:
-    """Extend our lease just before sending; False when the delivery is no longer ours (or no longer due)."""
+def _renew(delivery: WebhookDelivery, token: str) -> datetime | None:
+    """Extend our lease just before sending; the new lease end, or None when the delivery is no longer ours (or
+    no longer due)."""
     lease = timezone.now() + timedelta(seconds=settings.WEBHOOKS_CLAIM_LEASE_SECONDS)
-    return bool(
-        WebhookDelivery.objects.filter(pk=delivery.pk, claim_token=token, status=DeliveryStatus.PENDING).update(
-            claimed_until=lease
-        )
+    renewed = WebhookDelivery.objects.filter(pk=delivery.pk, claim_token=token, status=DeliveryStatus.PENDING).update(
+        claimed_until=lease
     )
+    return lease if renewed else None
+
+
+def send_budget() -> timedelta:
+    """The longest one attempt may take (``send`` stops reading the answer after it), plus a margin: a lease with
+    at least this much left cannot run out while the attempt is made."""
+    seconds = settings.WEBHOOKS_CONNECT_TIMEOUT + 2 * settings.WEBHOOKS_READ_TIMEOUT
+    return timedelta(seconds=seconds) + RENEW_MARGIN
 
 
 def signed_request(delivery: WebhookDelivery, now: datetime) -> tuple[bytes, dict[str, str]]:
@@ -174,13 +182,16 @@ def send(client: httpx.Client, delivery: WebhookDelivery, now: datetime) -> Atte
     body, headers = signed_request(delivery, now)
     result = AttemptResult()
     started = time.monotonic()
+    # Each read has its timeout; this bounds the whole answer too (a receiver dripping bytes cannot hold a
+    # deliverer, or outlast its lease).
+    answer_deadline = started + settings.WEBHOOKS_CONNECT_TIMEOUT + 2 * settings.WEBHOOKS_READ_TIMEOUT
     try:
         with client.stream("POST", delivery.endpoint.url, content=body, headers=headers) as response:
             result.status_code = response.status_code
             kept = b""
             for chunk in response.iter_raw():
                 kept += chunk
-                if len(kept) >= RESPONSE_KEPT:
+                if len(kept) >= RESPONSE_KEPT or time.monotonic() > answer_deadline:
                     break
             result.response_body = kept[:RESPONSE_KEPT].decode("utf-8", errors="replace")
         if result.status_code is not None and 300 <= result.status_code < 400:
@@ -194,57 +205,79 @@ def send(client: httpx.Client, delivery: WebhookDelivery, now: datetime) -> Atte
     return result
 
 
+def _record_sql() -> str:
+    """One PostgreSQL statement recording an attempt and its delivery's outcome (a data-modifying CTE)."""
+    attempt, delivery = WebhookAttempt._meta.db_table, WebhookDelivery._meta.db_table
+    return f"""WITH attempt AS (
+        INSERT INTO "{attempt}" (organization_id, delivery_id, attempted_at, duration_ms, status_code,
+                                 response_body, error, succeeded)
+        VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
+    )
+    UPDATE "{delivery}" SET status = %s, attempts = attempts + 1, next_attempt_at = %s, last_attempt_at = %s,
+        claimed_until = NULL, claim_token = ''
+    WHERE id = %s AND claim_token = %s"""
+
+
 def _record(delivery: WebhookDelivery, token: str, now: datetime, result: AttemptResult, report: DeliveryReport):
+    """Record one attempt and its outcome (on PostgreSQL in one statement, elsewhere in one transaction), then
+    the endpoint's health: ``failing_since`` set or cleared, the endpoint disabled after
+    ``WEBHOOKS_DISABLE_AFTER_DAYS`` (conditional updates, each right on its own). The attempt row is written even
+    if the delivery is no longer ours (the request was made)."""
     endpoint = delivery.endpoint
     attempts = delivery.attempts + 1
-    with transaction.atomic():
-        WebhookAttempt.objects.create(
-            organization_id=delivery.organization_id,
-            delivery=delivery,
-            attempted_at=now,
-            duration_ms=result.duration_ms,
-            status_code=result.status_code,
-            response_body=result.response_body,
-            error=result.error,
-            succeeded=result.succeeded,
-        )
-        if result.succeeded:
-            status, next_attempt_at = DeliveryStatus.SUCCEEDED, None
-        else:
-            next_attempt_at = timezone.now() + backoff(attempts)
-            status = DeliveryStatus.PENDING
-            if next_attempt_at > delivery.give_up_at:
-                status, next_attempt_at = DeliveryStatus.FAILED, None
-        WebhookDelivery.objects.filter(pk=delivery.pk, claim_token=token).update(
-            status=status,
-            attempts=F("attempts") + 1,
-            next_attempt_at=next_attempt_at,
-            last_attempt_at=now,
-            claimed_until=None,
-            claim_token="",
-        )
-        delivery.status, delivery.attempts, delivery.next_attempt_at = status, attempts, next_attempt_at
-        report.sent += 1
-        if result.succeeded:
-            report.succeeded += 1
-            if endpoint.failing_since is not None:
-                WebhookEndpoint.objects.filter(pk=endpoint.pk).update(failing_since=None)
-                endpoint.failing_since = None
-            return
-        report.failed_attempts += 1
-        report.given_up += status == DeliveryStatus.FAILED
-        if endpoint.failing_since is None:
-            WebhookEndpoint.objects.filter(pk=endpoint.pk, failing_since__isnull=True).update(failing_since=now)
-            endpoint.failing_since = now
-        elif now - endpoint.failing_since >= timedelta(days=settings.WEBHOOKS_DISABLE_AFTER_DAYS):
-            days = settings.WEBHOOKS_DISABLE_AFTER_DAYS
-            reason = f"Disabled automatically: every delivery failed for {days:g} days (last: {_outcome(result)})."
-            disabled = WebhookEndpoint.objects.filter(pk=endpoint.pk, active=True).update(
-                active=False, disabled_at=now, disabled_reason=reason[:300]
+    if result.succeeded:
+        status, next_attempt_at = DeliveryStatus.SUCCEEDED, None
+    else:
+        next_attempt_at = timezone.now() + backoff(attempts)
+        status = DeliveryStatus.PENDING
+        if next_attempt_at > delivery.give_up_at:
+            status, next_attempt_at = DeliveryStatus.FAILED, None
+    attempt = {
+        "organization_id": delivery.organization_id,
+        "delivery_id": delivery.pk,
+        "attempted_at": now,
+        "duration_ms": result.duration_ms,
+        "status_code": result.status_code,
+        "response_body": result.response_body,
+        "error": result.error,
+        "succeeded": result.succeeded,
+    }
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(_record_sql(), [*attempt.values(), status, next_attempt_at, now, delivery.pk, token])
+    else:
+        with transaction.atomic():
+            WebhookAttempt.objects.create(**attempt)
+            WebhookDelivery.objects.filter(pk=delivery.pk, claim_token=token).update(
+                status=status,
+                attempts=F("attempts") + 1,
+                next_attempt_at=next_attempt_at,
+                last_attempt_at=now,
+                claimed_until=None,
+                claim_token="",
             )
-            if disabled:
-                endpoint.active = False
-                report.disabled_endpoints.append(endpoint.pk)
+    delivery.status, delivery.attempts, delivery.next_attempt_at = status, attempts, next_attempt_at
+    report.sent += 1
+    if result.succeeded:
+        report.succeeded += 1
+        if endpoint.failing_since is not None:
+            WebhookEndpoint.objects.filter(pk=endpoint.pk).update(failing_since=None)
+            endpoint.failing_since = None
+        return
+    report.failed_attempts += 1
+    report.given_up += status == DeliveryStatus.FAILED
+    if endpoint.failing_since is None:
+        WebhookEndpoint.objects.filter(pk=endpoint.pk, failing_since__isnull=True).update(failing_since=now)
+        endpoint.failing_since = now
+    elif now - endpoint.failing_since >= timedelta(days=settings.WEBHOOKS_DISABLE_AFTER_DAYS):
+        days = settings.WEBHOOKS_DISABLE_AFTER_DAYS
+        reason = f"Disabled automatically: every delivery failed for {days:g} days (last: {_outcome(result)})."
+        disabled = WebhookEndpoint.objects.filter(pk=endpoint.pk, active=True).update(
+            active=False, disabled_at=now, disabled_reason=reason[:300]
+        )
+        endpoint.active = False
+        if disabled:
+            report.disabled_endpoints.append(endpoint.pk)
 
 
 def _outcome(result: AttemptResult) -> str:
@@ -270,18 +303,37 @@ def deliver(
     deadline = None if max_seconds is None else time.monotonic() + max_seconds
     own_client = client is None
     client = client or make_client()
+    endpoints: dict[int, WebhookEndpoint] = {}
+    postgresql = connection.vendor == "postgresql"
+    if postgresql:
+        # Every write of the deliverer survives being lost whole in a database crash (undispatched events are
+        # dispatched again, a lost claim is claimed again, a lost attempt record means a resend: at least once),
+        # so its commits do not wait for the WAL flush; that wait was most of a delivery's time.
+        with connection.cursor() as cursor:
+            cursor.execute("SET synchronous_commit TO OFF")
     try:
         while deadline is None or time.monotonic() < deadline:
             events, created = dispatch_events()
             report.dispatched_events += events
             report.created_deliveries += created
-            token, claimed = claim_due(limit=batch_size)
+            claimed_at = timezone.now()
+            token, claimed = claim_due(limit=batch_size, now=claimed_at)
             if not claimed:
                 if events:
                     continue
                 break
+            claim_lease = claimed_at + timedelta(seconds=settings.WEBHOOKS_CLAIM_LEASE_SECONDS)
+            budget = send_budget()
             for delivery in claimed:
-                if not _renew(delivery, token):
+                # One instance per endpoint, so that its health (failing, disabled) seen by one delivery holds for
+                # the rest of the run: a disabled endpoint's remaining deliveries are not sent.
+                delivery.endpoint = endpoints.setdefault(delivery.endpoint_id, delivery.endpoint)
+                if not delivery.endpoint.active:
+                    continue
+                # While the claim's lease has more than an attempt's budget left, nobody else may take the
+                # delivery (others take only leases that ran out); otherwise renew this one's lease first (one
+                # statement), and skip it if another deliverer took it over meanwhile.
+                if claim_lease - timezone.now() < budget and _renew(delivery, token) is None:
                     continue
                 now = timezone.now()
                 result = send(client, delivery, now)
@@ -289,4 +341,7 @@ def deliver(
     finally:
         if own_client:
             client.close()
+        if postgresql:
+            with connection.cursor() as cursor:
+                cursor.execute("RESET synchronous_commit")
     return report

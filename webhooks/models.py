@@ -71,6 +71,13 @@ class WebhookDelivery(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["endpoint", "event"], name="webhookdelivery_one_per_endpoint_event"),
             models.CheckConstraint(condition=Q(status__in=DeliveryStatus.values), name="webhookdelivery_status_valid"),
+            # A pending delivery is always due at some time (else it would never be sent: a lost event); a
+            # finished one is due never.
+            models.CheckConstraint(
+                condition=Q(status=DeliveryStatus.PENDING, next_attempt_at__isnull=False)
+                | (~Q(status=DeliveryStatus.PENDING) & Q(next_attempt_at__isnull=True)),
+                name="webhookdelivery_next_attempt_matches_status",
+            ),
         ]
         indexes = [
             models.Index(

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from events.catalog import EVENT_TYPES
@@ -101,12 +102,18 @@ def endpoint_signing_secrets(endpoint: WebhookEndpoint, now) -> list[str]:
 
 
 def deliveries_redeliver(*, delivery_ids: Iterable[int]) -> int:
-    """Queue the deliveries again, due now (a failed one gets a new retry window from now)."""
+    """Queue the deliveries again, due now (a failed one gets a new retry window from now). A delivery a
+    deliverer holds right now (its lease still running: it is being sent) keeps that claim, so no second
+    deliverer can send it at the same time: that attempt is the redelivery (if it fails, the retries follow)."""
     now = timezone.now()
-    return WebhookDelivery.objects.filter(pk__in=list(delivery_ids)).update(
-        status=DeliveryStatus.PENDING,
-        next_attempt_at=now,
-        give_up_at=now + timedelta(hours=settings.WEBHOOKS_RETRY_HOURS),
-        claimed_until=None,
-        claim_token="",
-    )
+    deliveries = WebhookDelivery.objects.filter(pk__in=list(delivery_ids))
+    queued = {
+        "status": DeliveryStatus.PENDING,
+        "next_attempt_at": now,
+        "give_up_at": now + timedelta(hours=settings.WEBHOOKS_RETRY_HOURS),
+    }
+    held = Q(claimed_until__gt=now)
+    with transaction.atomic():
+        count = deliveries.filter(held).update(**queued)
+        count += deliveries.exclude(held).update(**queued, claimed_until=None, claim_token="")
+    return count

@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "django_filters",
     "drf_spectacular",
+    "lifecycle",
     "organizations",
     "collaborators",
     "distributors",

@@ -58,7 +58,7 @@ def seed_distributions(
             obligation=o,
             collaborator=c,
             value=100,
-            score=10 - rank,
+            score=max(10 - rank, 0),
             rank=rank + 1,
         )
         for ((d, c), o), rank in zip(

@@ -261,3 +261,25 @@ def test_concurrent_retries_with_one_key_wait_for_the_first_and_credit_once(api_
     assert first.result[0] == 201 and first.result[2] is None
     assert [retry.result for retry in retries] == [(201, first.result[1], "true")] * 19
     assert MetricCredit.objects.count() == 1
+
+
+# -- statements ----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("key", [None, "order-7"])
+def test_a_credit_costs_a_pinned_number_of_statements(api, world, key):
+    """The key and its organization; one statement finding the collaborator (by id) with its status, the targets
+    and the earlier request with the key; the hold (PostgreSQL: the lock timeout, then the lock of the
+    distributors whose open period the instant falls in); the inserts (PostgreSQL: request and ledger rows in one statement, then the event;
+    SQLite: three); the transaction's two."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    body = {"collaboratorId": world["collaborator"].pk, "metricType": "sale"}
+    assert post(api, body).status_code == 201  # warm: the key's last-used stamp
+    with CaptureQueriesContext(connection) as context:
+        response = post(api, body, **({"Idempotency-Key": key} if key else {}))
+    assert response.status_code == 201, response.content
+    expected = 9  # on both databases
+    assert len(context.captured_queries) == expected, "\n".join(q["sql"][:120] for q in context.captured_queries)

@@ -12,10 +12,12 @@ EXPECTED_OPERATIONS = {
     ("/api/v1/distributions/{id}", "get"),
     ("/api/v1/distributions/status-types", "get"),
     ("/api/v1/distributions/{id}/standings", "get"),
+    ("/api/v1/distributions/{id}/allocations", "get"),
     ("/api/v1/distributors", "get"),
     ("/api/v1/distributors/{id}", "get"),
     ("/api/v1/distributors/status-types", "get"),
     ("/api/v1/distributors/credit-metric", "post"),
+    ("/api/v1/distributors/credit-metric/batch", "post"),
     ("/api/v1/obligations", "get"),
     ("/api/v1/obligations/{id}", "get"),
     ("/api/v1/obligations/status-types", "get"),
@@ -79,8 +81,11 @@ def test_real_responses_match_the_documented_objects(schema, api, organization, 
 
     AllocationFactory(distribution__distributor__organization=organization)
     definition = schema["components"]["schemas"][component]
+    detail_only = {"allocations"} if resource == "distributions" else set()  # the list refuses them
     everything = api.get(f"{BASE}/{resource}", {"include": "extended"}).json()
-    assert everything and all(set(row) == set(definition["properties"]) for row in everything)
+    assert everything and all(set(row) == set(definition["properties"]) - detail_only for row in everything)
+    detail = api.get(f"{BASE}/{resource}/{everything[0]['id']}", {"include": "extended"}).json()
+    assert set(detail) == set(definition["properties"])
     core = {name for name, p in definition["properties"].items() if name == "id" or "Core:" in p["description"]}
     assert all(set(row) == core for row in api.get(f"{BASE}/{resource}").json())
 
@@ -154,15 +159,45 @@ def test_standings_are_documented(schema):
 def test_lists_document_parameters_headers_and_errors(schema, path, filters):
     operation = schema["paths"][path]["get"]
     names = {p["name"] for p in operation["parameters"]}
-    assert {"fields", "include", "number", "offset", "orderBy", "order"} | filters == names
+    assert {"fields", "include", "number", "offset", "after", "orderBy", "order"} | filters == names
     ok = operation["responses"]["200"]
     assert {"X-Total-Count", "Link"} <= set(ok["headers"])
+    assert ok["headers"]["X-Total-Count"]["schema"] == {"type": "string", "pattern": r"^[0-9]+\+?$"}
     assert ok["content"]["application/json"]["schema"]["$ref"].startswith("#/components/schemas/")
     for code in ("400", "401", "403", "429"):
         ref = operation["responses"][code]["content"]["application/json"]["schema"]["$ref"]
         assert ref == "#/components/schemas/Error"
     assert "Retry-After" in operation["responses"]["429"]["headers"]
     assert "WWW-Authenticate" in operation["responses"]["401"]["headers"]
+
+
+def test_allocations_endpoint_is_documented_as_a_list(schema):
+    operation = schema["paths"]["/api/v1/distributions/{id}/allocations"]["get"]
+    parameters = {p["name"]: p for p in operation["parameters"]}
+    assert set(parameters) == {
+        "id",
+        *("fields", "include", "number", "offset", "after", "orderBy", "order"),
+        *("status", "collaboratorId"),
+    }
+    assert set(parameters["orderBy"]["schema"]["enum"]) == {"id", "rank", "value", "score", "collaboratorId"}
+    assert "trace" in parameters["fields"]["schema"]["items"]["enum"]
+    ok = operation["responses"]["200"]
+    assert {"X-Total-Count", "Link"} <= set(ok["headers"])
+    listed = ok["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[-1]
+    assert schema["components"]["schemas"][listed] == {
+        "type": "array",
+        "items": {"$ref": "#/components/schemas/Allocation"},
+    }
+    assert {"400", "401", "403", "404", "429"} <= set(operation["responses"])
+
+
+def test_the_list_does_not_offer_embedded_allocations(schema):
+    listed = {p["name"]: p for p in schema["paths"]["/api/v1/distributions"]["get"]["parameters"]}
+    assert "allocations" not in listed["fields"]["schema"]["items"]["enum"]
+    detail = {p["name"]: p for p in schema["paths"]["/api/v1/distributions/{id}"]["get"]["parameters"]}
+    assert "allocations" in detail["fields"]["schema"]["items"]["enum"]
+    headers = schema["paths"]["/api/v1/distributions/{id}"]["get"]["responses"]["200"]["headers"]
+    assert {"X-Allocation-Count", "Link"} <= set(headers)
 
 
 def test_list_responses_are_arrays(schema):

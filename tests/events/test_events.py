@@ -43,15 +43,11 @@ def trigger(org, make_distributor, make_collaborators):
 
 
 def test_a_trigger_records_its_obligations_allocations_and_distribution(trigger, api):
-    assert types() == [
-        "metrics.credited",
-        "metrics.credited",
-        "obligation.created",
-        "obligation.created",
-        "allocation.created",
-        "allocation.created",
-        "distribution.triggered",
-    ]
+    recorded = types()
+    assert recorded[:2] == ["metrics.credited", "metrics.credited"]
+    # On PostgreSQL the trigger's one statement writes both types, so their ids may interleave.
+    assert sorted(recorded[2:6]) == ["allocation.created"] * 2 + ["obligation.created"] * 2
+    assert recorded[6:] == ["distribution.triggered"]
     for event in Event.objects.filter(type="obligation.created"):
         shown = api.get(f"/api/v1/obligations/{event.payload['id']}").json()
         assert event.payload == shown and event.object_key == f"obligation:{shown['id']}"
@@ -66,9 +62,7 @@ def test_a_trigger_records_its_obligations_allocations_and_distribution(trigger,
 
 def test_credit_events_are_the_api_answer(api, org, make_distributor, ada):
     make_distributor()
-    response = api.post(
-        "/api/v1/distributors/credit-metric", {"collaboratorId": ada.pk, "quantity": 2}, format="json"
-    )
+    response = api.post("/api/v1/distributors/credit-metric", {"collaboratorId": ada.pk, "quantity": 2}, format="json")
     assert response.status_code == 201
     (event,) = Event.objects.filter(type="metrics.credited")
     assert event.payload == response.json() and event.organization_id == org.pk

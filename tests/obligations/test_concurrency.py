@@ -1,11 +1,14 @@
 """Obligations under concurrency (PostgreSQL, READ COMMITTED): each thread has its own connection."""
 
+from datetime import UTC, datetime
+
 import pytest
 
 from distributions.models import Distribution
 from distributions.services import obligations_transition_and_follow
+from events.models import Event
 from obligations.models import Fulfillment, Obligation, Payout
-from obligations.services import fulfillment_generate
+from obligations.services import fulfillment_generate, obligations_release_held, obligations_transition
 from tests.factories import AllocationFactory, CollaboratorFactory, DistributionFactory, DistributorFactory
 from tests.races import Race
 
@@ -55,3 +58,50 @@ def test_closing_the_last_two_obligations_concurrently_completes_the_distributio
     distribution.refresh_from_db()
     assert distribution.status == "complete"
     assert Distribution.objects.filter(pk=distribution.pk, allocations__obligation__status="cancelled").count() == 2
+
+
+def _held_distribution_obligations(count: int) -> list[int]:
+    from datetime import UTC, datetime
+
+    distributor = DistributorFactory()
+    distribution = DistributionFactory(
+        distributor=distributor, status="processing", pool=100 * count, value=100 * count
+    )
+    return [
+        AllocationFactory(
+            distribution=distribution,
+            collaborator=CollaboratorFactory(organization=distributor.organization),
+            value=100,
+            obligation__release_at=datetime(2026, 3, 1, tzinfo=UTC),
+        ).obligation_id
+        for _ in range(count)
+    ]
+
+
+def test_the_release_skips_an_obligation_staff_hold_and_never_waits():
+    ids = _held_distribution_obligations(4)
+    as_of = datetime(2026, 3, 2, tzinfo=UTC)
+    with Race() as race:
+        staff = race.hold(obligations_transition, obligation_ids=[ids[0]], status="rejected")  # row locked
+        release = race.thread(obligations_release_held, as_of=as_of)
+        release.join(timeout=30)
+        assert not release.is_alive()  # it skipped the locked row instead of waiting for it
+        staff.release()
+    assert release.result == 3
+    assert dict(Obligation.objects.filter(pk__in=ids).values_list("pk", "status")) == {
+        ids[0]: "rejected",
+        **dict.fromkeys(ids[1:], "approved"),
+    }
+
+
+def test_two_releases_at_once_approve_each_obligation_once():
+    ids = _held_distribution_obligations(6)
+    as_of = datetime(2026, 3, 2, tzinfo=UTC)
+    with Race() as race:
+        first = race.hold(obligations_release_held, as_of=as_of)  # released, not committed: the rows locked
+        second = race.thread(obligations_release_held, as_of=as_of)
+        second.join(timeout=30)
+        first.release()
+    assert (first.result, second.result) == (6, 0)
+    assert Obligation.objects.filter(pk__in=ids, status="approved").count() == 6
+    assert Event.objects.filter(type="obligation.approved").count() == 6

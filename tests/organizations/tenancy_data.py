@@ -10,6 +10,7 @@ from django.contrib.admin.models import LogEntry
 
 from distributions.services import distributor_save_with_periods
 from distributors.models import Distributor, MetricType
+from obligations.models import MinimumPayout
 from organizations.admin import organization_lookup, tenant_path_of
 from organizations.models import Organization, Role
 from tests.factories import (
@@ -107,6 +108,7 @@ def world(organization: Organization, marker: str) -> None:
     ObligationFactory(organization=organization, collaborator=people[1], value=200, status="fulfilled", payout=paid)
     MetricCreditFactory(distributor=distributor, collaborator=people[0], metric_type="sale", points_per_unit=10)
     RevenueEntryFactory(organization=organization, reference=f"{tag}-order-{next(_serial)}")
+    MinimumPayout.objects.create(organization=organization, units="USD", amount=1000)
     endpoint = WebhookEndpointFactory(organization=organization, url=f"https://{marker}.example.com/hooks")
     delivery_with_attempt(endpoint=endpoint, object_key=f"obligation:{next(_serial)}")
 

@@ -63,8 +63,11 @@ DELETE_ROLE = {
     "organizations.Membership": Role.ADMIN,
     "collaborators.CollaboratorAlias": Role.ADMIN,
     "distributors.RevenueEntry": Role.ADMIN,
+    "obligations.MinimumPayout": Role.ADMIN,
 }
-ACTION_ROLE = dict.fromkeys(["approve", "reject", "cancel", "mark_paid", "mark_unpaid", "mark_failed"], Role.OPERATOR)
+ACTION_ROLE = dict.fromkeys(
+    ["approve", "reject", "cancel", "adjust", "mark_paid", "mark_unpaid", "mark_failed"], Role.OPERATOR
+)
 
 
 def write_role(model):

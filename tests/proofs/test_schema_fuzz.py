@@ -14,6 +14,7 @@ the variable higher for a longer hunt.
 """
 
 import os
+import re
 from datetime import UTC, datetime
 
 import pytest
@@ -85,15 +86,18 @@ def keep_test_connection():
 # collaborator is a 404), or a metric type the (eligible, active) distributors do not count. Until those
 # answers are a 404/422, these refusals, and only these, are not counted as rejected valid data.
 CREDIT_REFUSALS = ("not found.", "is eligible for.")
+CREDIT_OPERATIONS = ("POST /api/v1/distributors/credit-metric", "POST /api/v1/distributors/credit-metric/batch")
 
 
 def _known_refusal(operation, mode, response) -> bool:
     if mode is not schemathesis.GenerationMode.POSITIVE or response.status_code != 400:
         return False
-    if operation.label != "POST /api/v1/distributors/credit-metric":
+    if operation.label not in CREDIT_OPERATIONS:
         return False
     errors = response.json().get("errors", {})
-    return set(errors) <= {"distributorId", "metricType"} and all(
+    # The batch names an item's field by its path, credits.<index>.<field>.
+    fields = {re.sub(r"^credits\.[0-9]+\.", "", name) for name in errors}
+    return fields <= {"distributorId", "metricType"} and all(
         message.endswith(CREDIT_REFUSALS) for messages in errors.values() for message in messages
     )
 

@@ -103,8 +103,9 @@ def test_organization_a_never_sees_organization_b(settings):
     schema = api.get("/api/v1/schema/?format=json", HTTP_ACCEPT="application/json").json()
     list_paths = [p for p, ops in schema["paths"].items() if "get" in ops and "{" not in p]
     detail_paths = [p for p, ops in schema["paths"].items() if "get" in ops and "{id}" in p]
-    # The three objects, and one distribution's standings (``/distributions/{id}/standings``).
-    assert {p.rsplit("/", 1)[-1] for p in detail_paths} == {"{id}", "standings"} and len(detail_paths) == 4
+    # The three objects, and one distribution's standings and allocations (``/distributions/{id}/...``).
+    assert {p.rsplit("/", 1)[-1] for p in detail_paths} == {"{id}", "standings", "allocations"}
+    assert len(detail_paths) == 5
     requests = 0
 
     # Every list, every page, everything extended: only my ids, anywhere in the document.

@@ -24,10 +24,13 @@ class Receiver:
                 if receiver.delay:
                     time.sleep(receiver.delay)
                 status = 500 if failing else receiver.status
-                self.send_response(status)
-                self.send_header("content-length", str(len(receiver.answer)))
-                self.end_headers()
-                self.wfile.write(receiver.answer)
+                try:
+                    self.send_response(status)
+                    self.send_header("content-length", str(len(receiver.answer)))
+                    self.end_headers()
+                    self.wfile.write(receiver.answer)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the sender went away (timed out, or was killed): what it sent is recorded already
 
             def log_message(self, *args):
                 pass

@@ -18,6 +18,7 @@ from events.models import Event
 from tests.races import Race
 from tests.webhooks.conftest import record
 from tests.webhooks.receiver import Receiver
+from webhooks.delivery import dispatch_events
 from webhooks.models import DeliveryStatus, WebhookAttempt, WebhookDelivery
 from webhooks.services import endpoint_create
 
@@ -77,9 +78,10 @@ def test_a_deliverer_killed_mid_batch_loses_nothing_when_run_again(org):
 
 
 def test_two_deliverers_at_once_never_send_the_same_attempt_twice(org):
-    with Receiver(delay=0.005) as receiver:
+    with Receiver(delay=0.02) as receiver:
         endpoint_create(organization=org, url=receiver.url)
         expected = record_events(org, 300)
+        dispatch_events()  # queued beforehand, so that both deliverers find work from their first claim
         with Race(timeout=120) as race:
             first = race.process("deliver_webhooks", "--batch-size", "10", "--json")
             second = race.process("deliver_webhooks", "--batch-size", "10", "--json")

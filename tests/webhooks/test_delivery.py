@@ -5,6 +5,7 @@ addresses and plain http, given up after the retry window, and an endpoint faili
 import io
 import json
 import random
+from collections import Counter
 from datetime import timedelta
 
 import pytest
@@ -31,7 +32,7 @@ def statuses() -> list[str]:
 
 
 def test_a_delivery_verifies_with_the_specifications_verifier(org, receiver, make_endpoint):
-    endpoint, secret = make_endpoint(receiver)
+    _, secret = make_endpoint(receiver)
     event = record(org, "obligation:7", status="approved")
     report = deliver()
     assert (report.dispatched_events, report.created_deliveries, report.sent, report.succeeded) == (1, 1, 1, 1)
@@ -92,7 +93,9 @@ def test_backoff_doubles_with_jitter_and_is_capped():
 
 
 @pytest.mark.parametrize("address", ["10.1.2.3", "169.254.169.254", "192.168.0.10", "172.16.5.4", "::1"])
-def test_a_host_resolving_to_a_private_range_is_refused_at_send_time(org, receiver, make_endpoint, monkeypatch, address):
+def test_a_host_resolving_to_a_private_range_is_refused_at_send_time(
+    org, receiver, make_endpoint, monkeypatch, address
+):
     """The check is made when sending (DNS rebinding): the URL was accepted, its name now resolves inside."""
     make_endpoint(receiver)
     record(org)
@@ -268,13 +271,10 @@ def test_endpoints_get_the_types_they_want_of_their_organization_only(org, other
     paid = record(org, "payout:1", event_type="payout.paid")
     record(other_org, "payout:2", event_type="payout.paid")
     deliver()
-    by_path = {}
-    for headers, body in receiver.requests:
-        by_path.setdefault(headers["webhook-id"], 0)
-        by_path[headers["webhook-id"]] += 1
+    received = Counter(receiver.ids())
     assert WebhookDelivery.objects.filter(event__organization=org).count() == 3
     assert WebhookDelivery.objects.filter(endpoint__organization=other_org).count() == 1
-    assert by_path[f"evt_{paid.pk}"] == 2
+    assert received[f"evt_{paid.pk}"] == 2 and sum(received.values()) == 4
     assert all(d.organization_id == d.endpoint.organization_id for d in WebhookDelivery.objects.all())
     assert set(WebhookDelivery.objects.filter(endpoint=everything).values_list("event_type", flat=True)) == {
         "obligation.approved",
@@ -348,3 +348,38 @@ def test_the_command_refuses_bad_options_in_one_line(option):
         call_command("deliver_webhooks", *option)
     assert str(refused.value) == "--batch-size must be at least 1 and --max-seconds above 0."
     assert refused.value.returncode == 1
+
+
+def test_a_delivery_taken_over_by_another_deliverer_is_not_sent(org, receiver, make_endpoint, settings, monkeypatch):
+    """With less than an attempt's budget left on the claim, each send renews its lease first; one whose claim
+    another deliverer took over (its lease ran out) is skipped, not sent a second time."""
+    from webhooks import delivery as delivery_module
+
+    settings.WEBHOOKS_CLAIM_LEASE_SECONDS = 1  # below the budget: every send renews
+    make_endpoint(receiver)
+    first = record(org, "obligation:1")
+    second = record(org, "obligation:2")
+    claim = delivery_module.claim_due
+
+    def claim_then_lose_the_first(**kwargs):
+        token, claimed = claim(**kwargs)
+        WebhookDelivery.objects.filter(event=first, claim_token=token).update(claim_token="another deliverer")
+        return token, claimed
+
+    monkeypatch.setattr(delivery_module, "claim_due", claim_then_lose_the_first)
+    report = deliver()
+    assert receiver.ids() == [f"evt_{second.pk}"] and report.sent == 1
+    taken = WebhookDelivery.objects.get(event=first)
+    assert (taken.status, taken.attempts, taken.claim_token) == (DeliveryStatus.PENDING, 0, "another deliverer")
+
+
+def test_redelivering_one_being_sent_keeps_its_claim(org, receiver, make_endpoint):
+    make_endpoint(receiver)
+    record(org)
+    dispatch_events()
+    delivery = WebhookDelivery.objects.get()
+    WebhookDelivery.objects.update(claimed_until=timezone.now() + timedelta(seconds=60), claim_token="held")
+    assert deliveries_redeliver(delivery_ids=[delivery.pk]) == 1
+    delivery.refresh_from_db()
+    assert (delivery.claim_token, delivery.status) == ("held", DeliveryStatus.PENDING)
+    assert deliver().sent == 0 and receiver.requests == []  # nobody else sends it meanwhile
