@@ -24,9 +24,9 @@ def status_history(
         return {}
     rows = StatusChange.objects.filter(model=model_label(model), object_id__in=ids)
     if limit is not None:
-        rows = rows.annotate(
-            newest=Window(RowNumber(), partition_by=[F("object_id")], order_by=F("id").desc())
-        ).filter(newest__lte=limit)
+        rows = rows.annotate(newest=Window(RowNumber(), partition_by=[F("object_id")], order_by=F("id").desc())).filter(
+            newest__lte=limit
+        )
     history: dict[int, list[StatusChange]] = defaultdict(list)
     for change in rows.order_by("object_id", "id"):
         history[change.object_id].append(change)

@@ -655,7 +655,7 @@ class MinimumPayoutAdmin(MoneyAdminMixin, OrganizationTimesMixin, TenantAdminMix
     delete_role = Role.ADMIN
 
     money_fields = {"amount": "units"}
-    list_display = ["organization", "units", "amount", "modified_at"]
+    list_display = ["amount", "units", "organization", "modified_at"]  # the amount first: it names the row
     list_filter = ["units", "organization"]
     list_select_related = ["organization"]
     autocomplete_fields = ["organization"]

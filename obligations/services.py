@@ -44,6 +44,7 @@ from django.utils import timezone
 
 from collaborators.models import Collaborator
 from distributors.units import format_amount
+from lifecycle.services import status_changes_record
 from obligations.balances import HeldBalance, split_balances
 from obligations.events import record_fulfillment, record_obligations, record_payouts
 from obligations.models import (
@@ -55,7 +56,6 @@ from obligations.models import (
     Payout,
     PayoutStatus,
 )
-from lifecycle.services import status_changes_record
 from obligations.selectors import minimum_payouts, obligations_due_for_release, payout_export_rows
 from organizations.models import Organization
 
@@ -497,9 +497,7 @@ def fulfillment_mark_failed(*, fulfillment: Fulfillment | int, reason: str = "",
     return locked
 
 
-def fulfillments_mark_failed(
-    *, fulfillment_ids: Iterable[int], reason: str = "", actor: str = ""
-) -> list[Fulfillment]:
+def fulfillments_mark_failed(*, fulfillment_ids: Iterable[int], reason: str = "", actor: str = "") -> list[Fulfillment]:
     """``fulfillment_mark_failed`` for each (in id order), all or none."""
     with transaction.atomic():
         return [

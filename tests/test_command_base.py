@@ -251,17 +251,20 @@ def test_every_command_is_built_on_the_base():
     ours = {
         name: app
         for name, app in get_commands().items()
-        if app in {"organizations", "distributors", "metrics", "obligations", "distributions"}
+        if app in {"organizations", "distributors", "metrics", "obligations", "distributions", "events", "webhooks"}
     }
     assert set(ours) == {
         "create_api_key",
         "import_revenue",
         "credit_metric",
+        "import_credits",
         "generate_fulfillment",
         "adjust_obligation",
         "export_payouts",
         "run_distributions",
         "seed_demo",
+        "prune_events",
+        "deliver_webhooks",
     }
     for name, app in ours.items():
         assert isinstance(load_command_class(app, name), OrganizationCommand), name

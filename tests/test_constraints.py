@@ -680,3 +680,37 @@ def test_every_status_field_is_covered_here():
     }
     assert status_models == {model for model, _, _ in STATUS_CONSTRAINTS}
     assert CollaboratorAlias not in status_models
+
+
+def test_credit_batch_idempotency_key_unique_per_organization():
+    from django.utils import timezone
+
+    from metrics.models import CreditBatch
+
+    organization, other = OrganizationFactory(), OrganizationFactory()
+
+    def batch(org):
+        return CreditBatch.objects.create(
+            organization=org,
+            idempotency_key="batch-1",
+            request_fingerprint="f",
+            source="api",
+            items=[],
+            created_at=timezone.now(),
+        )
+
+    batch(organization)
+    batch(other)  # another organization
+    with violates("credit_batch_idempotency_unique"):
+        batch(organization)
+
+
+def test_a_status_change_moves():
+    from django.utils import timezone
+
+    from lifecycle.models import StatusChange
+
+    row = {"organization_id": 1, "model": "obligations.obligation", "object_id": 1, "at": timezone.now()}
+    StatusChange.objects.create(**row, from_status="pending", to_status="approved")
+    with violates("statuschange_moves"):
+        StatusChange.objects.create(**row, from_status="approved", to_status="approved")

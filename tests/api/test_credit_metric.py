@@ -271,8 +271,8 @@ def test_concurrent_retries_with_one_key_wait_for_the_first_and_credit_once(api_
 def test_a_credit_costs_a_pinned_number_of_statements(api, world, key):
     """The key and its organization; one statement finding the collaborator (by id) with its status, the targets
     and the earlier request with the key; the hold (PostgreSQL: the lock timeout, then the lock of the
-    distributors whose open period the instant falls in); the inserts (PostgreSQL: request and ledger rows in one statement, then the event;
-    SQLite: three); the transaction's two."""
+    distributors whose open period the instant falls in; SQLite: one read); the inserts (PostgreSQL: request
+    and ledger rows in one statement, then the event; SQLite: three); the transaction's two."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 

@@ -108,7 +108,8 @@ def world(organization: Organization, marker: str) -> None:
     ObligationFactory(organization=organization, collaborator=people[1], value=200, status="fulfilled", payout=paid)
     MetricCreditFactory(distributor=distributor, collaborator=people[0], metric_type="sale", points_per_unit=10)
     RevenueEntryFactory(organization=organization, reference=f"{tag}-order-{next(_serial)}")
-    MinimumPayout.objects.create(organization=organization, units="USD", amount=1000)
+    # One per units: each call adds a row in units of its own (the tests call this more than once).
+    MinimumPayout.objects.create(organization=organization, units=f"P{next(_serial)}", amount=1000)
     endpoint = WebhookEndpointFactory(organization=organization, url=f"https://{marker}.example.com/hooks")
     delivery_with_attempt(endpoint=endpoint, object_key=f"obligation:{next(_serial)}")
 
