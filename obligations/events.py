@@ -29,26 +29,6 @@ def obligation_payload(obligation: Obligation) -> dict:
     }
 
 
-def sql_iso_utc(column: str) -> str:
-    """A PostgreSQL expression giving ``column`` (timestamptz) as ``clock.iso_utc`` does (fraction only when
-    non-zero, ``Z``)."""
-    utc = f"({column} AT TIME ZONE 'UTC')"
-    return (
-        f"(to_char({utc}, 'YYYY-MM-DD\"T\"HH24:MI:SS') || CASE WHEN date_part('microseconds', {utc})::bigint "
-        f"%% 1000000 = 0 THEN '' ELSE to_char({utc}, '.US') END || 'Z')"
-    )
-
-
-def obligation_payload_sql(alias: str) -> str:
-    """``obligation_payload`` as a PostgreSQL ``jsonb`` expression over the obligations table as ``alias``."""
-    return (
-        f"jsonb_build_object('id', {alias}.id, 'collaboratorId', {alias}.collaborator_id, 'value', {alias}.value, "
-        f"'units', {alias}.units, 'status', {alias}.status, 'awardType', {alias}.award_type, "
-        f"'dateCreated', {sql_iso_utc(f'{alias}.created_at')}, "
-        f"'dateModified', {sql_iso_utc(f'{alias}.modified_at')})"
-    )
-
-
 def fulfillment_payload(fulfillment: Fulfillment) -> dict:
     return {
         "id": fulfillment.pk,

@@ -10,6 +10,7 @@ from django.core.management import call_command
 
 from distributions.models import Distribution
 from obligations.models import Obligation, Payout
+from tests.e2e.helpers import run_action
 from tests.factories import AllocationFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -42,13 +43,6 @@ def triggered_distribution(org, ada, alan):
         score=30,
     )
     return first.distribution
-
-
-def run_action(page, changelist_url, row_pk, action_label):
-    page.goto(changelist_url)
-    page.check(f"input[name=_selected_action][value='{row_pk}']")
-    page.select_option("select[name=action]", label=action_label)
-    page.click("button[name=index]")
 
 
 def test_staff_approve_and_pay_through_the_admin(live_server, page, staff, triggered_distribution):

@@ -14,6 +14,7 @@ import pytest
 from distributions.models import Distribution
 from obligations.models import Fulfillment
 from tests.e2e.conftest import ARTIFACTS
+from tests.e2e.helpers import log_in
 from tests.factories import (
     AllocationFactory,
     CollaboratorFactory,
@@ -86,15 +87,6 @@ def paris_world(org, ada, alan):
     return {"september": september, "fulfillment": fulfillment}
 
 
-def log_in(page, live_server):
-    page.set_viewport_size(VIEWPORT)
-    page.goto(f"{live_server.url}/admin/login/")
-    page.fill("#id_username", "staff")
-    page.fill("#id_password", "correct horse battery")
-    page.click("input[type=submit]")
-    page.wait_for_selector("#site-name")
-
-
 def save(page, name: str):
     ARTIFACTS.mkdir(exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
@@ -126,7 +118,7 @@ def assert_no_wrapped_amount(page):
 @pytest.fixture
 def pages(live_server, page, staff, paris_world):
     """Logged-in page; each test's pages are saved even when it passes."""
-    log_in(page, live_server)
+    log_in(page, live_server, VIEWPORT)
     return page
 
 

@@ -11,6 +11,7 @@ from distributions.services import distribution_open_first
 from organizations.models import Organization
 from tests.distributions.helpers import at, credit, run_engine
 from tests.e2e.conftest import ARTIFACTS
+from tests.e2e.helpers import log_in
 from tests.factories import CollaboratorFactory, DistributorFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -44,14 +45,6 @@ def paris_pool():
         if points:
             credit(person, distributor, points, at("2026-10-05T08:00:00Z"))
     return distributor
-
-
-def log_in(page, live_server):
-    page.goto(f"{live_server.url}/admin/login/")
-    page.fill("#id_username", "staff")
-    page.fill("#id_password", "correct horse battery")
-    page.click("input[type=submit]")
-    page.wait_for_selector("#site-name")
 
 
 def test_a_distribution_page_explains_the_money(live_server, page, staff, paris_pool):

@@ -14,6 +14,7 @@ from distributions.services import payouts_mark_paid_and_follow
 from obligations.models import Fulfillment, MinimumPayout, Obligation
 from obligations.services import fulfillment_generate
 from tests.e2e.conftest import ARTIFACTS
+from tests.e2e.helpers import log_in, run_action
 from tests.factories import AllocationFactory, CollaboratorFactory, DistributorFactory, ObligationFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -51,24 +52,8 @@ def save(page, name: str):
     print(f"screenshot: {path}")
 
 
-def log_in(page, live_server):
-    page.set_viewport_size(VIEWPORT)
-    page.goto(f"{live_server.url}/admin/login/")
-    page.fill("#id_username", "staff")
-    page.fill("#id_password", "correct horse battery")
-    page.click("input[type=submit]")
-    page.wait_for_selector("#site-name")
-
-
-def run_action(page, changelist_url, row_pk, action_label):
-    page.goto(changelist_url)
-    page.check(f"input[name=_selected_action][value='{row_pk}']")
-    page.select_option("select[name=action]", label=action_label)
-    page.click("button[name=index]")
-
-
 def test_hold_minimum_and_clawback_through_the_admin(live_server, page, staff, money_world):
-    log_in(page, live_server)
+    log_in(page, live_server, VIEWPORT)
     base = f"{live_server.url}/admin"
 
     # The distributor's hold, in its form.

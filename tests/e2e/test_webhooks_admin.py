@@ -16,6 +16,7 @@ from standardwebhooks import Webhook
 
 from events.services import event_record
 from tests.e2e.conftest import ARTIFACTS
+from tests.e2e.helpers import log_in, run_action
 from tests.webhooks.receiver import Receiver
 from webhooks.delivery import deliver
 from webhooks.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
@@ -48,24 +49,11 @@ def text_of(locator) -> str:
     return locator.inner_text().replace("\xa0", " ")
 
 
-def log_in(page, live_server):
-    page.set_viewport_size({"width": 1400, "height": 900})
-    page.goto(f"{live_server.url}/admin/login/")
-    page.fill("#id_username", "staff")
-    page.fill("#id_password", "correct horse battery")
-    page.click("input[type=submit]")
-    page.wait_for_selector("#site-name")
-
-
-def run_action(page, changelist_url, row_pk, action_label):
-    page.goto(changelist_url)
-    page.check(f"input[name=_selected_action][value='{row_pk}']")
-    page.select_option("select[name=action]", label=action_label)
-    page.click("button[name=index]")
+VIEWPORT = {"width": 1400, "height": 900}
 
 
 def test_staff_configure_an_endpoint_and_follow_its_deliveries(live_server, page, staff, paris):
-    log_in(page, live_server)
+    log_in(page, live_server, VIEWPORT)
     admin = f"{live_server.url}/admin/webhooks"
 
     # Create: the event types are checkboxes; the secret is shown once, in the message.
