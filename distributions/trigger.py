@@ -86,7 +86,7 @@ from distributions.events import (
 from distributions.models import Allocation, Distribution, DistributionStatus
 from distributions.selectors import distribution_next_trigger, distributions_due
 from distributors.models import Distributor, Eligibility, PoolResolver, RevenueEntry
-from distributors.selectors import LOCK_NOT_AVAILABLE
+from distributors.selectors import LOCK_NOT_AVAILABLE, lock_timeout_set
 from distributors.services import distributor_mark_distributed
 from metrics.models import MetricCredit
 from obligations.models import AwardType, Obligation
@@ -479,11 +479,7 @@ def distribution_lock_next_due(
     if distribution is None:
         return None
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT current_setting('lock_timeout'), set_config('lock_timeout', %s, true)",
-            [f"{int(settings.TRIGGER_LOCK_WAIT_MS)}ms"],
-        )
-        ((previous, _),) = cursor.fetchall()
+        previous = lock_timeout_set(cursor, f"{int(settings.TRIGGER_LOCK_WAIT_MS)}ms")
     try:  # no savepoint: a timeout aborts the caller's transaction, which then rolls back (the caller skips)
         distribution.distributor = (
             Distributor.objects.select_for_update(of=("self",))
@@ -496,7 +492,7 @@ def distribution_lock_next_due(
         raise
     # The trigger's own writes wait as before (its foreign-key checks, say): the bound was for this lock only.
     with connection.cursor() as cursor:
-        cursor.execute("SELECT set_config('lock_timeout', %s, true)", [previous])
+        lock_timeout_set(cursor, previous)
     return distribution
 
 

@@ -43,32 +43,26 @@ class HoldTimeout(OperationalError):
     unavailable database (the API's 503, the commands' one line) answers this too."""
 
 
-def credit_needs_hold(*, credited_at: datetime, open_until: datetime | None) -> bool:
-    """Whether a credit stamped ``credited_at`` must hold a distributor whose open period ends at ``open_until``.
-
-    Only a credit whose instant falls in the open period (at or before its trigger date) can race that period's
-    trigger: one stamped after it belongs to a later period, whose trigger cannot run before that period ends.
-    So a live credit stamped once the trigger date has passed (while the heartbeat triggers) holds nothing, and
-    a stream of them never starves the heartbeat. Two cases still hold, because holding is always safe:
-    ``open_until`` unknown (``None``), and an instant more than ``CREDIT_HOLD_GRACE_SECONDS`` after it (the
-    heartbeat is that late, so the next period may itself be due soon; the grace is kept well below the
-    shortest period a schedule allows, an hour, so an unheld credit always commits before the next trigger
-    date it could fall before).
-    """
-    if open_until is None or credited_at <= open_until:
-        return True
-    return credited_at > open_until + timedelta(seconds=settings.CREDIT_HOLD_GRACE_SECONDS)
+# Whether a credit stamped at the instant given (twice) must hold a distributor, and the grace (an interval):
+# only a credit whose instant falls in the distributor's open period (at or before ``open_until``, its trigger
+# date) can race that period's trigger; one stamped after it belongs to a later period, whose trigger cannot
+# run before that period ends. So a live credit stamped once the trigger date has passed (while the heartbeat
+# triggers) holds nothing, and a stream of them never starves the heartbeat. Two cases still hold, because
+# holding is always safe: ``open_until`` unknown, and an instant more than ``CREDIT_HOLD_GRACE_SECONDS`` after
+# it (the heartbeat is that late, so the next period may itself be due soon; the grace is kept well below the
+# shortest period a schedule allows, an hour, so an unheld credit always commits before the next trigger date
+# it could fall before). PostgreSQL re-checks it on the row a trigger may have just committed.
+CREDIT_NEEDS_HOLD_SQL = "AND (open_until IS NULL OR %s <= open_until OR %s > open_until + %s)"
 
 
 def distributors_hold_for_credit(
     *, distributor_ids: list[int], credited_at: datetime | None = None
 ) -> dict[int, datetime | None]:
     """Hold against a trigger the credited distributors that a credit stamped ``credited_at`` must hold
-    (``credit_needs_hold``; all of them when ``credited_at`` is None); return the ``distributed_through`` of
+    (``CREDIT_NEEDS_HOLD_SQL``; all of them when ``credited_at`` is None); return the ``distributed_through`` of
     those held, read after the hold was granted. A distributor not held is left out: its open period ended
     before ``credited_at``, so its ``distributed_through`` (earlier still) can refuse nothing. Two statements
-    on PostgreSQL (the wait's bound, then the hold, whose condition is ``credit_needs_hold`` in SQL, re-checked
-    by PostgreSQL on the row a trigger may have just committed). Raises ``HoldTimeout`` when a trigger holds one
+    on PostgreSQL (the wait's bound, then the hold). Raises ``HoldTimeout`` when a trigger holds one
     longer than ``CREDIT_LOCK_TIMEOUT_MS``."""
     ids = sorted(set(distributor_ids))
     if connection.vendor != "postgresql":
@@ -76,11 +70,7 @@ def distributors_hold_for_credit(
     if credited_at is None:
         return _hold_against_trigger(ids)
     grace = timedelta(seconds=settings.CREDIT_HOLD_GRACE_SECONDS)
-    return _hold_against_trigger(
-        ids,
-        condition="AND (open_until IS NULL OR %s <= open_until OR %s > open_until + %s)",
-        params=[credited_at, credited_at, grace],
-    )
+    return _hold_against_trigger(ids, condition=CREDIT_NEEDS_HOLD_SQL, params=[credited_at, credited_at, grace])
 
 
 @dataclass(frozen=True)
@@ -105,8 +95,12 @@ def distributors_hold_for_revenue(*, organization_id: int, units: set[str]) -> d
     return {pk: HeldDistributor(starts_at, units, held[pk]) for pk, starts_at, units in rows}
 
 
-def _lock_timeout_sql(milliseconds: int) -> str:
-    return f"SELECT set_config('lock_timeout', '{int(milliseconds)}ms', true)"
+def lock_timeout_set(cursor, value: str) -> str:
+    """Set PostgreSQL's ``lock_timeout`` (e.g. ``"3000ms"``) for the rest of the transaction; return the value it
+    had, so a caller bounding one wait only can put it back."""
+    cursor.execute("SELECT current_setting('lock_timeout'), set_config('lock_timeout', %s, true)", [value])
+    ((previous, _),) = cursor.fetchall()
+    return previous
 
 
 def _hold_against_trigger(
@@ -130,7 +124,7 @@ def _hold_against_trigger(
         return dict(Distributor.objects.filter(pk__in=ids).values_list("pk", "distributed_through"))
     table = connection.ops.quote_name(Distributor._meta.db_table)
     with connection.cursor() as cursor:
-        cursor.execute(_lock_timeout_sql(settings.CREDIT_LOCK_TIMEOUT_MS))
+        lock_timeout_set(cursor, f"{int(settings.CREDIT_LOCK_TIMEOUT_MS)}ms")
         try:
             cursor.execute(
                 f"SELECT id, distributed_through FROM {table} WHERE id = ANY(%s) {condition} ORDER BY id FOR KEY SHARE",

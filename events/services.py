@@ -2,8 +2,9 @@
 the event commits with the change or not at all.
 
 - ``event_record`` writes one event; ``event_record_many`` one statement (batched) for many of one type;
-  ``event_record_select`` one ``INSERT … SELECT`` for the engine's 100 000-row writes on PostgreSQL, where
-  the payloads are built by the database (see ``obligations.events`` / ``distributions.events``).
+  ``event_record_select`` one ``INSERT … SELECT`` whose rows (object key, ``jsonb`` payload) a query gives, on
+  PostgreSQL (``metrics.events``: a batch's credits as one JSON parameter). A trigger's own rows' events are
+  written by the trigger's statement itself (``distributions.events.trigger_rows_event_ctes``).
 - ``events_take_undispatched`` / ``events_mark_dispatched``: the webhooks deliverer's read of new events.
 - ``events_prune`` deletes events older than the retention, in batches.
 """

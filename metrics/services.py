@@ -215,7 +215,7 @@ def _credit_write(
         # committed (our instant then falls after its trigger date, in the next period); one that comes later
         # waits for us. A live credit stamped after the open period's trigger date holds nothing (it belongs to
         # the next period), so a stream of credits never starves the heartbeat. So no credit can land in a
-        # period whose scores were already read (``distributors.selectors.credit_needs_hold``).
+        # period whose scores were already read (``distributors.selectors.CREDIT_NEEDS_HOLD_SQL``).
         distributed_through = distributors_hold_for_credit(
             distributor_ids=[t.distributor_id for t in targets], credited_at=now or timezone.now()
         )
