@@ -224,3 +224,87 @@ class EngineRun(models.Model):
 
     def __str__(self) -> str:
         return f"Engine run {self.pk} ({self.status})"
+
+
+class Correction(models.Model):
+    """One correction of a triggered period: the period recomputed from the ledger as it is now (credits and
+    revenue booked late included) under the rules its trigger recorded, and the adjustments written for the
+    differences (``lines``). The distribution and its allocations are never edited.
+
+    - ``previous_value``: what the period owed before this correction: Σ its allocations plus the adjustments
+      of its earlier corrections. ``value``: the corrected split's total. ``adjustment_total``: Σ of this
+      correction's adjustments. ``previous_value + adjustment_total = value`` is a constraint, so after any
+      number of corrections Σ allocations + Σ corrections' adjustments = the latest corrected value.
+    - ``pool = value + unallocated + carried_forward`` like a distribution's. What the corrected split would
+      carry forward is recorded, not moved into the next period (which was opened, and maybe triggered, with
+      the original figure).
+    """
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+", db_index=False)
+    distribution = models.ForeignKey(Distribution, on_delete=models.PROTECT, related_name="corrections")
+    created_at = models.DateTimeField()
+    actor = models.CharField(max_length=200, blank=True)
+    reason = models.CharField(max_length=500)
+    period_pool = models.BigIntegerField(help_text="The period's own pool, recomputed (rollover excluded).")
+    revenue_entries = models.PositiveIntegerField(null=True, blank=True)
+    revenue_total = models.BigIntegerField(null=True, blank=True)
+    pool = models.BigIntegerField(help_text="The corrected pool, the period's original rollover included.")
+    value = models.BigIntegerField(help_text="The corrected split's total.")
+    unallocated = models.BigIntegerField(default=0)
+    carried_forward = models.BigIntegerField(default=0)
+    scorer_count = models.PositiveIntegerField(default=0)
+    previous_value = models.BigIntegerField(help_text="Σ allocations + earlier corrections' adjustments.")
+    adjustment_total = models.BigIntegerField(default=0)
+    late_credits = models.PositiveIntegerField(default=0, help_text="Ledger rows booked after the trigger.")
+    late_revenue_entries = models.PositiveIntegerField(default=0, help_text="Revenue entries booked after it.")
+
+    class Meta:
+        ordering = ["distribution", "id"]
+        constraints = [
+            models.CheckConstraint(condition=~Q(reason=""), name="correction_has_reason"),
+            models.CheckConstraint(
+                condition=Q(pool=F("value") + F("unallocated") + F("carried_forward")), name="correction_pool_split"
+            ),
+            models.CheckConstraint(
+                condition=Q(value=F("previous_value") + F("adjustment_total")), name="correction_balances"
+            ),
+            models.CheckConstraint(
+                condition=Q(value__gte=0, unallocated__gte=0, carried_forward__gte=0, pool__gte=0),
+                name="correction_amounts_nonneg",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Correction {self.pk} of distribution {self.distribution_id}"
+
+
+class CorrectionLine(models.Model):
+    """One collaborator's difference in a correction: ``previous_value`` (their allocation plus earlier
+    corrections' adjustments) to ``corrected_value``, paid by ``adjustment`` (an adjustment obligation of
+    ``corrected_value - previous_value``, linked to the distribution and, through ``allocation``, to the
+    original allocation when the collaborator had one)."""
+
+    correction = models.ForeignKey(Correction, on_delete=models.CASCADE, related_name="lines")
+    collaborator = models.ForeignKey(Collaborator, on_delete=models.PROTECT, related_name="+")
+    allocation = models.ForeignKey(
+        "distributions.Allocation", on_delete=models.PROTECT, null=True, blank=True, related_name="correction_lines"
+    )
+    adjustment = models.OneToOneField(Obligation, on_delete=models.PROTECT, related_name="correction_line")
+    score = models.BigIntegerField(help_text="The corrected score.")
+    previous_value = models.BigIntegerField()
+    corrected_value = models.BigIntegerField()
+    difference = models.BigIntegerField()
+
+    class Meta:
+        ordering = ["correction", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["correction", "collaborator"], name="correction_line_unique_collaborator"),
+            models.CheckConstraint(
+                condition=Q(difference=F("corrected_value") - F("previous_value")), name="correction_line_difference"
+            ),
+            models.CheckConstraint(condition=~Q(difference=0), name="correction_line_nonzero"),
+            models.CheckConstraint(condition=Q(corrected_value__gte=0), name="correction_line_corrected_nonneg"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.collaborator_id}: {self.previous_value} → {self.corrected_value}"

@@ -223,6 +223,13 @@ class RevenueEntry(models.Model):
     occurred_at = models.DateTimeField()
     reference = models.CharField(max_length=200)
     created_at = models.DateTimeField(auto_now_add=True)
+    late_reason = models.CharField(
+        max_length=500,
+        blank=True,
+        default="",
+        db_default="",
+        help_text="Why this entry was booked into a period already distributed (empty: an ordinary entry).",
+    )
 
     class Meta:
         verbose_name_plural = "revenue entries"

@@ -17,7 +17,9 @@ Decisions:
 - Revenue dated inside a period that a revenue-share distributor in those units has already distributed
   (after its start, at or before its ``distributed_through``) is refused: it would count in no pool. The
   import holds those distributors against a trigger (as a credit does), so a period being triggered at
-  the same moment either waits for the import or is read after it.
+  the same moment either waits for the import or is read after it. Booking it anyway is explicit:
+  ``late_reason`` (``import_revenue --late-reason``) stores the entries with that reason; they change nothing
+  already distributed and count when the period is corrected (``manage.py correct_distribution``).
 """
 
 import csv
@@ -233,14 +235,23 @@ def _refuse_distributed_periods(organization: Organization, rows: list[RevenueRo
     _raise_first(errors)
 
 
-def revenue_import(*, organization: Organization, rows: Iterable[tuple[int, dict[str, str]]]) -> RevenueImportResult:
-    """Validate every row, then store the new entries in one transaction; a bad row imports nothing."""
+def revenue_import(
+    *, organization: Organization, rows: Iterable[tuple[int, dict[str, str]]], late_reason: str = ""
+) -> RevenueImportResult:
+    """Validate every row, then store the new entries in one transaction; a bad row imports nothing.
+    ``late_reason``: accept entries dated in periods already distributed, keeping why on each new entry."""
+    late_reason = (late_reason or "").strip()
+    if len(late_reason) > RevenueEntry._meta.get_field("late_reason").max_length:
+        raise RevenueImportError(
+            f"--late-reason: at most {RevenueEntry._meta.get_field('late_reason').max_length} characters."
+        )
     parsed, skipped_in_file = _parse_rows(rows)
     try:
         with transaction.atomic():
             Organization.objects.select_for_update().filter(pk=organization.pk).first()
             new, skipped_stored = _new_rows(parsed, _stored_entries(organization, list(parsed)))
-            _refuse_distributed_periods(organization, new)
+            if not late_reason:
+                _refuse_distributed_periods(organization, new)
             RevenueEntry.objects.bulk_create(
                 (
                     RevenueEntry(
@@ -249,6 +260,7 @@ def revenue_import(*, organization: Organization, rows: Iterable[tuple[int, dict
                         units=row.units,
                         occurred_at=row.occurred_at,
                         reference=row.reference,
+                        late_reason=late_reason,
                     )
                     for row in new
                 ),

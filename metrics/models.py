@@ -29,6 +29,10 @@ class CreditRequest(models.Model):
 
     The same key with the same body replays the first outcome (its ledger rows); the same key with another
     body is refused.
+
+    ``late_reason``: set when the credit was booked late on purpose, into a period the engine had already
+    distributed (``credit_metric --late-reason``); such a credit counts only when the period is corrected
+    (``manage.py correct_distribution``). Empty for every ordinary credit.
     """
 
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
@@ -37,6 +41,13 @@ class CreditRequest(models.Model):
     source = models.CharField(max_length=16, choices=CreditSource.choices)
     actor = models.CharField(max_length=200, blank=True, help_text="API key prefix, staff username or command.")
     created_at = models.DateTimeField()
+    late_reason = models.CharField(
+        max_length=500,
+        blank=True,
+        default="",
+        db_default="",
+        help_text="Why this credit was booked into a period already distributed (empty: an ordinary credit).",
+    )
 
     class Meta:
         constraints = [

@@ -14,7 +14,10 @@ Decisions (where the reference is silent):
 - Only ``active`` collaborators earn; anything else is refused.
 - A back-dated credit whose instant falls in a period the engine already triggered (at or before the
   distributor's ``distributed_through``) is refused: it could never count, and the allocation's recorded
-  score would no longer match the ledger.
+  score would no longer match the ledger. Booking it anyway is explicit: ``late_reason`` (the command's
+  ``--late-reason``; not offered by the API) accepts it and keeps the reason on the ``CreditRequest``, with
+  its source and actor. Such a credit changes nothing already distributed; it counts when the period is
+  corrected (``distributions.corrections``).
 - Domain in, domain out: the outcome is the ledger rows; refusals name the domain input at fault
   (``collaborator``, ``metric_type``, ``quantity``, ``distributor``, ``idempotency_key``, ``credited_at``),
   and each interface (API, admin, command) maps those names to its own once.
@@ -208,6 +211,7 @@ def _credit_write(
     actor: str,
     idempotency_key: str | None,
     now: datetime | None,
+    late_reason: str = "",
 ) -> CreditOutcome:
     with transaction.atomic():
         # Hold the credited distributors whose open period our instant may fall in against a trigger, before
@@ -221,7 +225,8 @@ def _credit_write(
         )
         recorded_at = timezone.now()
         credited_at = now or recorded_at
-        _refuse_closed_periods(distributed_through, credited_at)
+        if not late_reason:
+            _refuse_closed_periods(distributed_through, credited_at)
         request = CreditRequest(
             organization=organization,
             idempotency_key=idempotency_key or None,
@@ -249,6 +254,9 @@ def _credit_write(
         else:
             request.save(force_insert=True)
             MetricCredit.objects.bulk_create(credits)
+        if late_reason:  # the one extra statement of a late booking (the writers above leave the default)
+            CreditRequest.objects.filter(pk=request.pk).update(late_reason=late_reason)
+            request.late_reason = late_reason
         record_credits(organization.pk, [(request, credits)])
     return CreditOutcome(request=request, credits=credits, replayed=False)
 
@@ -302,6 +310,7 @@ def metric_credit(
     actor: str = "",
     idempotency_key: str | None = None,
     now: datetime | None = None,
+    late_reason: str = "",
 ) -> CreditOutcome:
     """Credit ``quantity`` × ``metric_type`` to ``collaborator`` at ``now`` (default: the current time) on every
     active distributor that counts the type and that the collaborator is eligible for (or only
@@ -316,6 +325,11 @@ def metric_credit(
         idempotency_key=idempotency_key,
         now=now,
     )
+    late_reason = (late_reason or "").strip()
+    if len(late_reason) > CreditRequest._meta.get_field("late_reason").max_length:
+        raise CreditRefused(
+            f"At most {CreditRequest._meta.get_field('late_reason').max_length} characters.", field="late_reason"
+        )
     fingerprint = _fingerprint(
         collaborator=collaborator.pk, metric_type=metric_type, quantity=quantity, distributor=distributor_id
     )
@@ -352,6 +366,7 @@ def metric_credit(
             actor=actor,
             idempotency_key=idempotency_key,
             now=now,
+            late_reason=late_reason,
         )
     except IntegrityError:
         # A concurrent request with the same key won the race (we waited on its row, then hit the unique

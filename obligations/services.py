@@ -372,6 +372,37 @@ def obligation_adjust(
     return adjustment
 
 
+def obligation_adjustments_create(
+    *, organization_id: int, adjusts_distribution, units: str, values: list[tuple[int, int]], reason: str
+) -> list[Obligation]:
+    """Create one approved adjustment obligation per ``(collaborator_id, value)`` (non-zero values), all
+    correcting ``adjusts_distribution``, in one bulk insert plus their ``obligation.created`` events, in the
+    caller's transaction. For a correction of a period (``distributions.corrections``), which has checked the
+    collaborators and values; the rules are those of ``obligation_adjust``."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": "An adjustment needs a reason."}, code="invalid_adjustment")
+    target = f"distribution {adjusts_distribution.pk}"
+    adjustments = [
+        Obligation(
+            organization_id=organization_id,
+            collaborator_id=collaborator_id,
+            value=value,
+            units=units,
+            status=ObligationStatus.APPROVED,
+            award_type=AwardType.ADJUSTMENT,
+            description=f"Correction of {target}: {format_amount(value, units)}"[:300],
+            reason=reason[: Obligation._meta.get_field("reason").max_length],
+            adjusts_distribution=adjusts_distribution,
+        )
+        for collaborator_id, value in values
+    ]
+    with transaction.atomic():
+        Obligation.objects.bulk_create(adjustments, batch_size=1000)
+        record_obligations("obligation.created", adjustments)
+    return adjustments
+
+
 def _payout_ids(payouts: Iterable[Payout | int]) -> list[int]:
     return sorted({payout.pk if isinstance(payout, Payout) else int(payout) for payout in payouts})
 

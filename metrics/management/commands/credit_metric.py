@@ -26,6 +26,7 @@ OPTION_OF_FIELD = {
     "distributor": "--distributor",
     "idempotency_key": "--idempotency-key",
     "credited_at": "--at",
+    "late_reason": "--late-reason",
 }
 
 
@@ -52,6 +53,12 @@ class Command(DistributorCommand):
             help="Back-date the credit to this instant (with a UTC offset, e.g. 2026-03-01T12:00:00Z).",
             future_reason="credits can only be back-dated",
         )
+        parser.add_argument(
+            "--late-reason",
+            metavar="TEXT",
+            help="Book a back-dated credit into a period already distributed, for this reason (kept on the "
+            "credit); it counts when the period is corrected with correct_distribution.",
+        )
 
     def handle(self, *args, organization, distributor, **options):
         try:
@@ -71,10 +78,14 @@ class Command(DistributorCommand):
                 actor=command_actor(),
                 idempotency_key=options["idempotency_key"],
                 now=options["at"],
+                late_reason=options["late_reason"] or "",
             )
         except CreditRefused as exc:
             option = OPTION_OF_FIELD.get(exc.field or "")
-            raise CommandError(f"{option}: {exc.message}" if option else exc.message) from None
+            message = exc.message
+            if exc.field == "credited_at" and "already distributed" in message:
+                message += " To book it anyway (it counts once the period is corrected), add --late-reason."
+            raise CommandError(f"{option}: {message}" if option else message) from None
 
         landed = ", ".join(f"distributor {credit.distributor_id} +{credit.points}" for credit in outcome.credits)
         request_id = outcome.request.pk

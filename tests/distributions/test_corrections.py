@@ -1,0 +1,343 @@
+"""Corrections of closed periods: late bookings, the recomputed split, dry run, apply, correcting again."""
+
+import io
+import json
+from datetime import timedelta
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.core.management import CommandError, call_command
+from django.db import IntegrityError, transaction
+
+from distributions.corrections import distribution_correct
+from distributions.models import Allocation, Correction, CorrectionLine, Distribution
+from distributors.models import RevenueEntry
+from distributors.revenue import RevenueImportError, revenue_import
+from metrics.models import CreditRequest, CreditSource
+from metrics.services import CreditRefused, metric_credit
+from obligations.models import AwardType, Obligation
+from obligations.services import fulfillment_generate
+from tests.distributions.helpers import FEB_1, JAN_1, at, credit, run_engine, triggered
+
+MID_JAN = JAN_1 + timedelta(days=14)
+
+
+def late_credit(collaborator, distributor, points, when=MID_JAN, reason="CRM sync was late"):
+    return metric_credit(
+        organization=collaborator.organization,
+        collaborator=collaborator,
+        metric_type="manual",
+        quantity=points,
+        distributor_id=distributor.pk,
+        source=CreditSource.COMMAND,
+        actor="command:test",
+        now=when,
+        late_reason=reason,
+    )
+
+
+def owed(distribution) -> dict[int, int]:
+    """Per collaborator: allocation + the adjustments of the period's corrections."""
+    total: dict[int, int] = {}
+    for collaborator_id, value in Allocation.objects.filter(distribution=distribution).values_list(
+        "collaborator_id", "value"
+    ):
+        total[collaborator_id] = total.get(collaborator_id, 0) + value
+    for collaborator_id, value in CorrectionLine.objects.filter(correction__distribution=distribution).values_list(
+        "collaborator_id", "adjustment__value"
+    ):
+        total[collaborator_id] = total.get(collaborator_id, 0) + value
+    return total
+
+
+@pytest.fixture
+def period(make_distributor, make_collaborators):
+    """A triggered January of a fixed 1,000.00 USD pool split 1:1:1 among three collaborators."""
+    distributor = make_distributor(pool_amount=100_000)
+    a, b, c = make_collaborators(3)
+    for collaborator in (a, b, c):
+        credit(collaborator, distributor, 10, MID_JAN)
+    run_engine("--now", "2026-02-01T00:00:00Z")
+    (distribution,) = triggered(distributor)
+    return distributor, distribution, (a, b, c)
+
+
+def test_a_late_credit_is_refused_unless_booked_late_on_purpose(period):
+    distributor, distribution, (a, _, _) = period
+    with pytest.raises(CreditRefused) as refused:
+        credit(a, distributor, 5, MID_JAN)
+    assert refused.value.field == "credited_at"
+    outcome = late_credit(a, distributor, 5)
+    assert CreditRequest.objects.get(pk=outcome.request.pk).late_reason == "CRM sync was late"
+    # Booking late changes nothing already distributed.
+    assert sorted(v for _, v in Allocation.objects.filter(distribution=distribution).values_list("pk", "value")) == [
+        33_333,
+        33_333,
+        33_334,
+    ]
+
+
+def test_the_dry_run_shows_the_difference_and_writes_nothing(period):
+    distributor, distribution, (a, b, c) = period
+    late_credit(a, distributor, 10)  # a: 20, b: 10, c: 10 of 40
+    counts = (Obligation.objects.count(), Correction.objects.count())
+    plan = distribution_correct(distribution=distribution)
+    assert (Obligation.objects.count(), Correction.objects.count()) == counts
+    assert plan.correction is None
+    assert plan.corrected_pool == 100_000 and plan.value == 100_000 and plan.late_credits == 1
+    by_collaborator = {line.collaborator_id: line for line in plan.lines}
+    assert by_collaborator[a.pk].corrected_value == 50_000
+    assert {by_collaborator[b.pk].corrected_value, by_collaborator[c.pk].corrected_value} == {25_000}
+    assert plan.adjustment_total == 0  # the pool is the same: what a gains, b and c lose
+    assert sum(line.difference for line in plan.lines) == 0
+
+
+def test_apply_writes_adjustments_linked_to_the_allocations_and_leaves_the_period_untouched(period):
+    distributor, distribution, (a, b, c) = period
+    before = list(Obligation.objects.order_by("pk").values_list("pk", "value", "status", "modified_at"))
+    distribution_before = Distribution.objects.filter(pk=distribution.pk).values().get()
+    late_credit(a, distributor, 10)
+    plan = distribution_correct(distribution=distribution, apply=True, reason="CRM sync", actor="staff:ann")
+    correction = plan.correction
+    assert correction is not None and correction.actor == "staff:ann"
+    assert (
+        list(
+            Obligation.objects.filter(pk__in=[p for p, *_ in before])
+            .order_by("pk")
+            .values_list("pk", "value", "status", "modified_at")
+        )
+        == before
+    )
+    assert Distribution.objects.filter(pk=distribution.pk).values().get() == distribution_before
+    lines = list(correction.lines.select_related("adjustment", "allocation"))
+    assert len(lines) == 3
+    for line in lines:
+        assert line.allocation.collaborator_id == line.collaborator_id
+        assert line.allocation.distribution_id == distribution.pk
+        adjustment = line.adjustment
+        assert adjustment.award_type == AwardType.ADJUSTMENT and adjustment.status == "approved"
+        assert adjustment.adjusts_distribution_id == distribution.pk
+        assert adjustment.value == line.difference and adjustment.units == "USD"
+        assert "CRM sync" in adjustment.reason
+    assert owed(distribution) == {a.pk: 50_000, b.pk: 25_000, c.pk: 25_000}
+    assert sum(owed(distribution).values()) == correction.value == correction.pool
+
+
+def test_correcting_again_writes_only_the_new_difference(period):
+    distributor, distribution, (a, b, c) = period
+    late_credit(a, distributor, 10)
+    first = distribution_correct(distribution=distribution, apply=True, reason="first", actor="t").correction
+    again = distribution_correct(distribution=distribution, apply=True, reason="nothing new", actor="t")
+    assert again.correction is None and again.lines == []
+    assert Correction.objects.count() == 1
+    late_credit(b, distributor, 10, reason="second sync")  # a 20, b 20, c 10 of 50
+    second = distribution_correct(distribution=distribution, apply=True, reason="second", actor="t").correction
+    assert second.previous_value == first.value == 100_000
+    assert owed(distribution) == {a.pk: 40_000, b.pk: 40_000, c.pk: 20_000}
+    assert {line.collaborator_id: line.difference for line in second.lines.all()} == {
+        a.pk: -10_000,
+        b.pk: 15_000,
+        c.pk: -5_000,
+    }
+
+
+def test_a_collaborator_the_period_missed_gets_an_adjustment_without_allocation(period, make_collaborators):
+    distributor, distribution, (a, b, c) = period
+    (d,) = make_collaborators(1)
+    late_credit(d, distributor, 10)  # 4 × 10: 25,000 each
+    plan = distribution_correct(distribution=distribution, apply=True, reason="late joiner", actor="t")
+    line = plan.correction.lines.get(collaborator=d)
+    assert line.allocation is None and line.previous_value == 0 and line.corrected_value == 25_000
+    assert sum(owed(distribution).values()) == 100_000
+
+
+def test_the_corrected_split_uses_largest_remainder_and_the_tie_break(period, make_collaborators):
+    distributor, distribution, (a, b, c) = period
+    (d,) = make_collaborators(1)
+    # d ties with a, b, c at 10 points but with a later first credit: d is last in the tie-break order.
+    late_credit(d, distributor, 10, when=JAN_1 + timedelta(days=30))
+    late_credit(d, distributor, 1, when=JAN_1 + timedelta(days=30, hours=1))  # d 11, a/b/c 10: 41 points
+    plan = distribution_correct(distribution=distribution)
+    corrected = {line.collaborator_id: line.corrected_value for line in plan.lines}
+    # 100,000 × 11/41 = 26,829.26..., 100,000 × 10/41 = 24,390.24...: floors sum to 99,999, one leftover unit
+    # goes to the largest remainder (d's .26 against .24), so d gets 26,830.
+    assert corrected[d.pk] == 26_830
+    assert sum(owed_value for owed_value in corrected.values()) == 100_000
+
+
+def test_a_collaborator_deactivated_since_the_trigger_still_counts(period):
+    distributor, distribution, (a, b, c) = period
+    c.status = "inactive"
+    c.save(update_fields=["status"])
+    plan = distribution_correct(distribution=distribution)
+    assert plan.lines == []
+
+
+def test_late_revenue_raises_a_revenue_share_pool(make_distributor, make_collaborators, org):
+    distributor = make_distributor(pool_resolver="revenueShare", pool_percent_bp=1000, pool_amount=0)
+    a, b = make_collaborators(2)
+    revenue_import(
+        organization=org,
+        rows=[(2, {"amount": "100.00", "units": "USD", "occurredAt": "2026-01-10T00:00:00Z", "reference": "r1"})],
+    )
+    credit(a, distributor, 1, MID_JAN)
+    credit(b, distributor, 1, MID_JAN)
+    run_engine("--now", "2026-02-01T00:00:00Z")
+    (distribution,) = triggered(distributor)
+    assert distribution.pool == 1_000
+    late_row = [(2, {"amount": "50.00", "units": "USD", "occurredAt": "2026-01-20T00:00:00Z", "reference": "r2"})]
+    with pytest.raises(RevenueImportError, match="already distributed"):
+        revenue_import(organization=org, rows=late_row)
+    revenue_import(organization=org, rows=late_row, late_reason="invoice found")
+    assert RevenueEntry.objects.get(reference="r2").late_reason == "invoice found"
+    plan = distribution_correct(distribution=distribution, apply=True, reason="late invoice", actor="t")
+    assert plan.late_revenue_entries == 1 and plan.revenue_total == 15_000
+    assert plan.correction.pool == 1_500 and plan.correction.adjustment_total == 500
+    assert owed(distribution) == {a.pk: 750, b.pk: 750}
+
+
+def test_a_pending_period_and_a_missing_reason_are_refused(period):
+    distributor, distribution, _ = period
+    pending = Distribution.objects.get(distributor=distributor, status="pending")
+    with pytest.raises(ValidationError) as refused:
+        distribution_correct(distribution=pending)
+    assert "distribution" in refused.value.message_dict
+    with pytest.raises(ValidationError) as refused:
+        distribution_correct(distribution=distribution, apply=True, reason="  ")
+    assert "reason" in refused.value.message_dict
+
+
+def test_adjustments_net_in_the_next_fulfillment(period, org):
+    distributor, distribution, (a, b, c) = period
+    Obligation.objects.filter(allocation__distribution=distribution).update(status="approved")
+    late_credit(a, distributor, 10)
+    distribution_correct(distribution=distribution, apply=True, reason="sync", actor="t")
+    fulfillment = fulfillment_generate(organization=org)
+    amounts = dict(fulfillment.payouts.values_list("collaborator_id", "amount"))
+    assert amounts == {a.pk: 50_000, b.pk: 25_000, c.pk: 25_000}
+
+
+# --- the command ---------------------------------------------------------------------------------------------
+
+
+def run(*args):
+    out, err = io.StringIO(), io.StringIO()
+    call_command("correct_distribution", *args, stdout=out, stderr=err)
+    return out.getvalue(), err.getvalue()
+
+
+def test_the_command_is_a_dry_run_by_default_and_applies_with_a_reason(period):
+    distributor, distribution, (a, _, _) = period
+    late_credit(a, distributor, 10)
+    out, _ = run(str(distribution.pk))
+    assert "dry run, nothing written" in out
+    assert "333.34 USD        500.00 USD        166.66 USD" in out and out.count("-83.33 USD") == 2
+    assert Correction.objects.count() == 0
+    with pytest.raises(CommandError, match="--reason: required with --apply"):
+        run(str(distribution.pk), "--apply")
+    out, _ = run(str(distribution.pk), "--apply", "--reason", "CRM sync")
+    correction = Correction.objects.get()
+    assert f"correction {correction.pk} wrote 3 adjustment(s)" in out
+    assert correction.actor.startswith("command:correct_distribution")
+    out, err = run(str(distribution.pk), "--json")
+    document = json.loads(out)
+    assert document["lines"] == [] and document["applied"] is False and "dry run" in err
+
+
+def test_the_command_refuses_another_tenants_distribution(period, other_org):
+    _, distribution, _ = period
+    with pytest.raises(CommandError, match="no distribution"):
+        run(str(distribution.pk), "--organization", other_org.slug)
+    with pytest.raises(CommandError, match="no distribution"):
+        run("abc")
+
+
+def test_credit_metric_points_at_late_reason(period):
+    distributor, _, (a, _, _) = period
+    with pytest.raises(CommandError, match="--late-reason"):
+        call_command(
+            "credit_metric", "--organization", "acme", "--collaborator", str(a.pk), "--at", "2026-01-10T00:00:00Z"
+        )
+    call_command(
+        "credit_metric",
+        "--organization",
+        "acme",
+        "--collaborator",
+        str(a.pk),
+        "--at",
+        "2026-01-10T00:00:00Z",
+        "--late-reason",
+        "found in the CRM",
+        stdout=io.StringIO(),
+    )
+    assert CreditRequest.objects.filter(late_reason="found in the CRM").count() == 1
+
+
+# --- constraints ---------------------------------------------------------------------------------------------
+
+
+def test_a_correction_must_balance(period):
+    _, distribution, _ = period
+    fields = dict(
+        organization_id=distribution.organization_id,
+        distribution=distribution,
+        created_at=FEB_1,
+        reason="r",
+        period_pool=100,
+        pool=100,
+        value=100,
+        previous_value=90,
+    )
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Correction.objects.create(**fields, adjustment_total=5)  # 90 + 5 != 100
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Correction.objects.create(**{**fields, "pool": 120}, adjustment_total=10)  # pool != value + rest
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Correction.objects.create(**{**fields, "reason": ""}, adjustment_total=10)
+    Correction.objects.create(**fields, adjustment_total=10)
+
+
+def test_a_correction_line_is_its_difference_and_never_zero(period, make_obligation):
+    _, distribution, (a, _, _) = period
+    correction = Correction.objects.create(
+        organization_id=distribution.organization_id,
+        distribution=distribution,
+        created_at=at("2026-02-02T00:00:00Z"),
+        reason="r",
+        period_pool=100_000,
+        pool=100_000,
+        value=100_000,
+        previous_value=100_000,
+    )
+    fields = dict(correction=correction, collaborator=a, score=1, previous_value=10)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        CorrectionLine.objects.create(**fields, adjustment=make_obligation(a), corrected_value=20, difference=5)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        CorrectionLine.objects.create(**fields, adjustment=make_obligation(a), corrected_value=10, difference=0)
+    CorrectionLine.objects.create(**fields, adjustment=make_obligation(a), corrected_value=20, difference=10)
+
+
+# --- concurrency ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_corrections_at_once_write_the_difference_once(make_distributor, make_collaborators):
+    from tests.races import run_together
+
+    distributor = make_distributor(pool_amount=100_000)
+    a, b = make_collaborators(2)
+    credit(a, distributor, 10, MID_JAN)
+    credit(b, distributor, 10, MID_JAN)
+    run_engine("--now", "2026-02-01T00:00:00Z")
+    (distribution,) = triggered(distributor)
+    late_credit(a, distributor, 30)
+
+    def correct(i):
+        found = Distribution.objects.get(pk=distribution.pk)
+        return distribution_correct(distribution=found, apply=True, reason=f"run {i}", actor="t").correction
+
+    results = run_together(2, correct)
+    assert sum(1 for correction in results if correction is not None) == 1
+    assert Correction.objects.count() == 1
+    assert owed(distribution) == {a.pk: 80_000, b.pk: 20_000}
