@@ -14,7 +14,9 @@ from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
 
+from clock import InstantError, parse_instant
 from collaborators.models import Collaborator
 from distributors.admin import FixedUnits, MoneyAdminMixin
 from distributors.models import Distributor
@@ -25,7 +27,7 @@ from organizations.admin import OrganizationTimesMixin, ReadOnlyAdminMixin, Tena
 from organizations.models import Organization, Role
 
 # The service's refusals name its inputs; those the form shows (the others are form-wide errors).
-FORM_FIELDS = {"collaborator", "metric_type", "quantity", "distributor"}
+FORM_FIELDS = {"collaborator", "metric_type", "quantity", "distributor", "credited_at", "late_reason"}
 
 
 class CreditMetricForm(forms.Form):
@@ -38,8 +40,30 @@ class CreditMetricForm(forms.Form):
         required=False,
         help_text="Leave empty to credit every active distributor that counts this metric type.",
     )
+    # Booking late (into a period already distributed) is explicit: an instant with its offset and a reason.
+    credited_at = forms.CharField(
+        required=False,
+        label="Back-date to",
+        help_text="Optional: the instant the credit counts at, with its UTC offset (2026-01-20T09:00:00+01:00). "
+        "Empty: now.",
+    )
+    late_reason = forms.CharField(
+        required=False,
+        max_length=CreditRequest._meta.get_field("late_reason").max_length,
+        help_text="Only to book into a period already distributed: why. It counts once the period is corrected "
+        "(Distributions → Correct).",
+    )
     # Generated when the form is shown; a form posted without one simply is not protected from a double submit.
     idempotency_key = forms.CharField(widget=forms.HiddenInput, max_length=200, required=False)
+
+    def clean_credited_at(self):
+        text = (self.cleaned_data.get("credited_at") or "").strip()
+        if not text:
+            return None
+        try:
+            return parse_instant(text, not_after=timezone.now())
+        except InstantError as exc:
+            raise forms.ValidationError(f"{exc} Credits can only be back-dated.") from None
 
     def __init__(self, *args, admin_site, **kwargs):
         super().__init__(*args, **kwargs)
@@ -122,9 +146,14 @@ class MetricCreditAdmin(
                         source=CreditSource.ADMIN,
                         actor=request.user.get_username(),
                         idempotency_key=data["idempotency_key"] or None,
+                        now=data["credited_at"],
+                        late_reason=data["late_reason"],
                     )
                 except CreditRefused as exc:
-                    form.add_error(exc.field if exc.field in FORM_FIELDS else None, exc.message)
+                    message = exc.message
+                    if exc.field == "credited_at" and "already distributed" in message:
+                        message += " To book it anyway, give a late reason."
+                    form.add_error(exc.field if exc.field in FORM_FIELDS else None, message)
                 else:
                     landed = ", ".join(
                         f"distributor {c.distributor_id} +{format_amount(c.points, 'points')}" for c in outcome.credits
@@ -157,7 +186,7 @@ class MetricCreditAdmin(
 @admin.register(CreditRequest)
 class CreditRequestAdmin(OrganizationTimesMixin, ReadOnlyAdminMixin, TenantAdminMixin, admin.ModelAdmin):
     ordering = ["-id"]  # newest first, and a stable order for autocomplete's pages
-    list_display = ["id", "created_at", "source", "actor", "idempotency_key", "organization"]
+    list_display = ["id", "created_at", "source", "actor", "idempotency_key", "late_reason", "organization"]
     list_filter = ["source", "organization"]
     list_select_related = ["organization"]
     search_fields = ["idempotency_key", "actor"]

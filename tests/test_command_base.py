@@ -260,6 +260,7 @@ def test_every_command_is_built_on_the_base():
         "import_credits",
         "generate_fulfillment",
         "adjust_obligation",
+        "correct_distribution",
         "export_payouts",
         "run_distributions",
         "seed_demo",

@@ -86,3 +86,35 @@ def test_the_form_offers_autocomplete_for_collaborators_and_distributors(admin_c
         )
         assert found.status_code == 200
         assert [result["text"] for result in found.json()["results"]] == [label]
+
+
+def test_staff_book_a_credit_late_only_with_a_reason(admin_client, org, collaborator):
+    from distributions.models import Distribution
+    from distributions.services import distribution_open_first
+    from tests.distributions.helpers import run_engine
+
+    distributor = DistributorFactory(organization=org)
+    distribution_open_first(distributor=distributor)
+    run_engine("--now", "2026-02-01T00:00:00Z")  # January is distributed
+    assert Distribution.objects.filter(distributor=distributor, status="complete").exists()
+    key = form_key(admin_client.get(CREDIT_URL))
+    data = {
+        "organization": org.pk,
+        "collaborator": collaborator.pk,
+        "metric_type": "manual",
+        "quantity": 3,
+        "distributor": distributor.pk,
+        "idempotency_key": key,
+        "credited_at": "2026-01-20T09:00:00+01:00",
+    }
+    refused = admin_client.post(CREDIT_URL, data)
+    assert refused.status_code == 200
+    assert "already distributed" in refused.content.decode() and "give a late reason" in refused.content.decode()
+    assert not MetricCredit.objects.exists()
+    no_offset = admin_client.post(CREDIT_URL, {**data, "credited_at": "2026-01-20T09:00:00"})
+    assert "has no UTC offset" in no_offset.content.decode()
+    booked = admin_client.post(CREDIT_URL, {**data, "late_reason": "CRM export arrived late"}, follow=True)
+    assert "Credited 3 × manual" in booked.content.decode()
+    credit = MetricCredit.objects.get()
+    assert credit.credited_at.isoformat() == "2026-01-20T08:00:00+00:00"
+    assert (credit.request.late_reason, credit.request.source) == ("CRM export arrived late", "admin")

@@ -1,0 +1,86 @@
+"""The "Correct" action in a real browser: the dry-run page of a period with a late credit, applying it with a
+reason, and the stored correction's page. Screenshots: tests/artifacts/correction_*.png (kept on success too)."""
+
+from datetime import timedelta
+
+import pytest
+
+from distributions.models import Correction, Distribution
+from distributions.services import distribution_open_first
+from metrics.models import CreditSource
+from metrics.services import metric_credit
+from tests.distributions.helpers import JAN_1, credit, run_engine
+from tests.e2e.conftest import ARTIFACTS
+from tests.e2e.helpers import log_in, run_action
+from tests.factories import CollaboratorFactory, DistributorFactory
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+VIEWPORT = {"width": 1366, "height": 768}
+
+
+@pytest.fixture
+def staff(django_user_model):
+    return django_user_model.objects.create_superuser("staff", "staff@example.com", "correct horse battery")
+
+
+def save(page, name: str):
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+@pytest.fixture
+def late_period(org):
+    org.timezone = "Europe/Paris"
+    org.save()
+    distributor = DistributorFactory(organization=org, name="Monthly sales pool", pool_amount=1_000_00)
+    distribution_open_first(distributor=distributor)
+    people = [CollaboratorFactory(organization=org, full_name=name) for name in ("Ada Lovelace", "Alan Turing")]
+    for person in people:
+        credit(person, distributor, 10, JAN_1 + timedelta(days=10))
+    run_engine("--now", "2026-02-01T00:00:00Z")
+    metric_credit(
+        organization=org,
+        collaborator=people[0],
+        metric_type="manual",
+        quantity=30,
+        distributor_id=distributor.pk,
+        source=CreditSource.COMMAND,
+        now=JAN_1 + timedelta(days=20),
+        late_reason="CRM export arrived late",
+    )
+    return Distribution.objects.exclude(status="pending").get(distributor=distributor), people
+
+
+def test_correct_a_period_from_the_admin(live_server, page, staff, late_period):
+    distribution, (ada, alan) = late_period
+    log_in(page, live_server, VIEWPORT)
+    run_action(
+        page,
+        f"{live_server.url}/admin/distributions/distribution/",
+        distribution.pk,
+        "Correct the selected distribution from the ledger",
+    )
+    page.wait_for_selector("#correct-form")
+    save(page, "correction_dry_run")
+    lines = page.locator("#correction-lines")
+    assert lines.get_by_text("Ada Lovelace").is_visible()
+    assert lines.get_by_text("800.00 USD").is_visible() and lines.get_by_text("-300.00 USD").is_visible()
+    assert page.get_by_text("1 credit(s)").is_visible()
+    assert Correction.objects.count() == 0  # the page is a dry run
+    page.fill("#id_reason", "CRM export arrived late")
+    page.click("#correct-form input[type=submit]")
+    page.wait_for_selector(".messagelist")
+    correction = Correction.objects.get()
+    assert f"Correction {correction.pk} of distribution {distribution.pk}: 2 adjustment(s)" in page.inner_text(
+        ".messagelist"
+    )
+    page.goto(f"{live_server.url}/admin/distributions/correction/{correction.pk}/change/")
+    save(page, "correction_change")
+    body = page.inner_text("#content")
+    assert "CRM export arrived late" in body and "staff:staff" in body
+    assert "CET" in body  # the organization's zone
+    assert "300.00 USD" in body and "-300.00 USD" in body and "800.00 USD" in body
+    page.goto(f"{live_server.url}/admin/distributions/distribution/{distribution.pk}/change/")
+    save(page, "correction_distribution")
+    assert page.get_by_role("link", name=f"Correction {correction.pk}").is_visible()
