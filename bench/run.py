@@ -45,6 +45,12 @@ stdout and to ``bench/results.json``.
 6. credits (``bench/credits.py``): 8 concurrent keep-alive clients POST credit-metric to gunicorn, unique
    Idempotency-Key each (full: 3,000 requests; ``--quick``: 400); ``credits_lost`` (201 answers minus
    credit rows written) must be 0.
+7. corrections (``bench/corrections.py``, database ``..._corrections``): ``engine.py``'s data (full: 100,000
+   collaborators, 1,000,000 credits; ``--quick``: 10,000 / 100,000) triggered by ``run_distributions``, late
+   credits booked into the closed period for 1% of the collaborators and 5 it missed, then the correction's
+   dry run (``correction_plan_seconds``), apply (``correction_apply_seconds``) and a second apply with
+   nothing new (``correction_again_seconds``, must write nothing), with client and backend CPU and peak RSS.
+   Σ allocations + Σ adjustments must equal the correction's value (exit status 2 otherwise).
 
 The 1-minute load average is recorded with every figure (``*_load_avg``: 1/5/15-minute before the part):
 the machine is shared, so compare figures taken under similar load. Exit status: 0 every goal met, 1 a
@@ -91,6 +97,7 @@ SIZES = {  # main engine size, extra scaling sizes, tie-break check size, bench/
         "heartbeat": {"periods": 20, "rate": 50.0},
         "reads_obligations": 100_000,
         "webhook_events": 2_000,
+        "corrections": 100_000,
         "engine_1m": 1_000_000,
         "engine_1m_timeout": 1800,
     },
@@ -107,6 +114,7 @@ SIZES = {  # main engine size, extra scaling sizes, tie-break check size, bench/
         "heartbeat": {"periods": 20, "rate": 50.0},
         "reads_obligations": 10_000,
         "webhook_events": 300,
+        "corrections": 10_000,
         "engine_1m": None,
         "engine_1m_timeout": None,
     },
@@ -526,6 +534,18 @@ def part_webhooks(pg: str, events: int) -> dict:
     return webhooks.measure(events=events, database_url=url)
 
 
+def part_corrections(pg: str, collaborators: int) -> dict:
+    """``bench/corrections.py``: dry run, apply and re-apply of the correction of a triggered period of
+    ``collaborators`` collaborators (10x credits) after late credits for 1% of them."""
+    from bench import corrections
+
+    url = create_database(pg, PREFIX + "corrections", TEMPLATE)
+    try:
+        return corrections.measure(collaborators=collaborators, database_url=url)
+    except corrections.BenchFailure as exc:
+        raise BenchFailure(str(exc)) from exc
+
+
 def part_engine_1m(pg: str, database: str, collaborators: int, timeout: float) -> dict:
     """``run_distributions`` on one distribution of ``collaborators`` collaborators and 10x credits: wall and CPU
     seconds, peak RSS (one trigger, in a fresh process; the data built by the server, see engine.build)."""
@@ -630,6 +650,8 @@ def part_main(name: str, args: dict) -> int:
             result = part_reads(args["pg"], args["obligations"])
         elif name == "webhooks":
             result = part_webhooks(args["pg"], args["events"])
+        elif name == "corrections":
+            result = part_corrections(args["pg"], args["collaborators"])
         elif name.startswith("engine_1m"):
             result = part_engine_1m(args["pg"], args["database"], args["collaborators"], args["timeout"])
         else:
@@ -768,6 +790,24 @@ def print_table(results: dict) -> None:
             load("credit_load_avg"),
         ),
     ]
+    if "correction_apply_seconds" in results:
+        n = results["correction_collaborators"]
+        for key, what in (
+            ("correction_plan", f"dry run, wall / CPU s, {n:,} collaborators"),
+            ("correction_apply", f"{results.get('correction_lines', 0):,} lines, wall / CPU s"),
+            ("correction_again", "nothing new (writes nothing), wall / CPU s"),
+        ):
+            rows.append(
+                (
+                    f"{key}_seconds",
+                    f"{fmt(results.get(key + '_seconds'))} / {fmt(results.get(key + '_cpu_seconds'))}",
+                    what,
+                    load("correction_load_avg"),
+                )
+            )
+        rows.append(
+            ("correction_peak_rss_mb", fmt(results.get("correction_peak_rss_mb")), "", load("correction_load_avg"))
+        )
     verdicts = results.get("goals", {})
     width = max(len(r[0]) for r in rows)
     print(f"\n{'figure':<{width}}  {'value':>14}  {'goal':<44} {'verdict':<7}  load")
@@ -782,7 +822,15 @@ def print_table(results: dict) -> None:
             f"{ties['tied_groups']:,} group(s) tied on score and first credit: SQL baseline "
             f"{'matches' if ties['matches_engine'] else 'DIFFERS FROM'} the engine"
         )
-    for key in ("engine_error", "scaling_error", "tiebreak_error", "standings_error", "api_error", "credit_error"):
+    for key in (
+        "engine_error",
+        "scaling_error",
+        "tiebreak_error",
+        "standings_error",
+        "api_error",
+        "credit_error",
+        "correction_error",
+    ):
         if results.get(key):
             print(f"{key}: {results[key][:2000]}")
 
@@ -794,7 +842,7 @@ def main() -> int:
     parser.add_argument("--output", default=str(BENCH / "results.json"))
     parser.add_argument(
         "--only",
-        default="engine,scaling,standings,api,credits,batch,heartbeat,reads,webhooks,engine_1m",
+        default="engine,scaling,standings,api,credits,batch,heartbeat,reads,webhooks,corrections,engine_1m",
         help="comma-separated parts to run (engine_1m: full mode only)",
     )
     parser.add_argument(
@@ -931,6 +979,10 @@ def main() -> int:
             databases.append(PREFIX + "webhooks")
             part = run_part("webhooks", {**common, "events": plan["webhook_events"]}, timeout)
             absorb(results, failures, part, "webhooks")
+        if "corrections" in only:
+            databases.append(PREFIX + "corrections")
+            part = run_part("corrections", {**common, "collaborators": plan["corrections"]}, timeout)
+            absorb(results, failures, part, "correction")
         if "engine_1m" in only and plan["engine_1m"]:
             n = plan["engine_1m"]
             database = f"{PREFIX}engine_{n}"

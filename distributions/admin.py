@@ -2,14 +2,19 @@
 move distributions too (distributors, obligations, payouts): each is the lower app's admin with the use case
 of ``distributions.services`` that keeps the distributions in step (the lower app never imports this one)."""
 
-from django.contrib import admin
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.core.exceptions import ValidationError
+from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
 
+from collaborators.models import Collaborator
 from distributions.admin_explain import distribution_explanation
+from distributions.corrections import distribution_correct, distribution_correction_plan
 from distributions.explain import exact_share_text, format_amount, rounding_text, share_percent_text
-from distributions.models import Allocation, Distribution, DistributionStatus, EngineRun
+from distributions.models import Allocation, Correction, CorrectionLine, Distribution, DistributionStatus, EngineRun
 from distributions.services import (
     distributor_save_with_periods,
     distributor_set_status_with_periods,
@@ -25,10 +30,16 @@ from organizations.admin import (
     BoundedInlineFormSet,
     OrganizationTimesMixin,
     ReadOnlyAdminMixin,
+    StatusHistoryMixin,
     TenantAdminMixin,
     TenantInlineMixin,
+    instant_html,
+    local_time_column,
+    log_action,
     period_column,
+    zone_of,
 )
+from organizations.models import Role
 
 
 @admin.display(description="status", ordering="obligation__status")
@@ -109,6 +120,41 @@ class AllocationInline(ReadOnlyAdminMixin, TenantInlineMixin, admin.TabularInlin
         return super().get_queryset(request).select_related("collaborator", "obligation", "distribution__distributor")
 
 
+@admin.display(description="correction")
+def correction_link(correction: Correction):
+    return format_html(
+        '<a href="{}">Correction {}</a>',
+        reverse("admin:distributions_correction_change", args=[correction.pk]),
+        correction.pk,
+    )
+
+
+@admin.display(description="owed before → after")
+def correction_owed(correction: Correction):
+    units = correction.distribution.distributor.units
+    return format_html("{} → {}", amount_html(correction.previous_value, units), amount_html(correction.value, units))
+
+
+@admin.display(description="corrected at (organization's time)")
+def correction_created_at(correction: Correction):
+    return instant_html(correction.created_at, zone_of(correction.distribution.organization))
+
+
+class CorrectionInline(ReadOnlyAdminMixin, TenantInlineMixin, admin.TabularInline):
+    """The period's corrections (``manage.py correct_distribution``, the "Correct" action), oldest first."""
+
+    model = Correction
+    formset = BoundedInlineFormSet
+    fields = [correction_link, correction_created_at, "actor", "reason", correction_owed, "late_credits"]
+    readonly_fields = fields
+    ordering = ["id"]
+    extra = 0
+    template = "admin/organizations/tabular_untitled.html"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("distribution__distributor", "distribution__organization")
+
+
 # List columns: amounts in the distributor's units, the period in the organization's zone (``organizations.admin``
 # and ``distributors.admin``), each sortable by its field; what was rolled over is in the pool's hover and the
 # unallocated and carried-forward amounts share one "unearned" column, so the list fits 1366 px.
@@ -158,7 +204,7 @@ def distribution_unearned(distribution: Distribution):
 
 @admin.register(Distribution)
 class DistributionAdmin(
-    MoneyAdminMixin, OrganizationTimesMixin, ReadOnlyAdminMixin, TenantAdminMixin, admin.ModelAdmin
+    StatusHistoryMixin, MoneyAdminMixin, OrganizationTimesMixin, ReadOnlyAdminMixin, TenantAdminMixin, admin.ModelAdmin
 ):
     ordering = ["-id"]  # newest first, and a stable order for autocomplete's pages
     list_display = [
@@ -171,10 +217,11 @@ class DistributionAdmin(
         distribution_unearned,
     ]
     list_filter = ["status", "organization"]
-    list_select_related = ["distributor", "organization"]
+    # ``distributor__organization``: the action checkbox's label is each row's ``str()``, which reads it.
+    list_select_related = ["distributor__organization", "organization"]
     search_fields = ["distributor__name"]
     date_hierarchy = "trigger_date"
-    inlines = [AllocationInline]
+    inlines = [AllocationInline, CorrectionInline]
 
     # The change page explains itself (``distributions.admin_explain``): the pool's derivation, the rule, the
     # rounding, a chart of score against share, and for the open period its standings so far.
@@ -227,15 +274,120 @@ class DistributionAdmin(
         return fieldsets
 
     def get_inline_instances(self, request, obj=None):
-        """No allocations table for a period that has none (pending: its standings are shown instead)."""
+        """No allocations table for a period that has none (pending: its standings are shown instead), and no
+        corrections table for a period never corrected."""
         if obj is None or obj.status in (DistributionStatus.PENDING, DistributionStatus.CANCELLED):
             return []
-        return super().get_inline_instances(request, obj)
+        inlines = super().get_inline_instances(request, obj)
+        if not obj.corrections.exists():  # the corrections table only once the period was corrected
+            inlines = [inline for inline in inlines if not isinstance(inline, CorrectionInline)]
+        return inlines
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         if obj is not None:
             context["explanation"] = distribution_explanation(request, obj)
         return super().render_change_form(request, context, add=add, change=change, form_url=form_url, obj=obj)
+
+    actions = ["correct"]
+    action_roles = {"correct": Role.OPERATOR}
+
+    class Media:
+        css = {"all": ["distributions/distribution_list.css"]}
+
+    @admin.action(description="Correct the selected distribution from the ledger")
+    def correct(self, request, queryset):
+        """One triggered distribution: a page shows the period recomputed from the ledger as it is now (late
+        bookings included) and the difference per collaborator; confirming with a reason writes the adjustment
+        obligations (``distributions.corrections``). The distribution itself is never changed."""
+        chosen = list(queryset.select_related("distributor", "organization").order_by("pk")[:2])
+        if len(chosen) != 1:
+            self.message_user(request, "Nothing changed: select exactly one distribution to correct.", messages.ERROR)
+            return None
+        distribution = chosen[0]
+        form = CorrectionForm(request.POST if request.POST.get("post") == "yes" else None)
+        try:
+            if form.is_bound and form.is_valid():
+                reason = form.cleaned_data["reason"]
+                plan = distribution_correct(
+                    distribution=distribution,
+                    apply=True,
+                    reason=reason,
+                    actor=f"staff:{request.user.get_username()}",
+                )
+                if plan.correction is None:
+                    self.message_user(
+                        request,
+                        f"Nothing to correct: distribution {distribution.pk} matches the ledger.",
+                        messages.INFO,
+                    )
+                    return None
+                log_action(self, request, [distribution], f"Corrected (correction {plan.correction.pk}).", reason)
+                self.message_user(
+                    request,
+                    f"Correction {plan.correction.pk} of distribution {distribution.pk}: {len(plan.lines)} "
+                    f"adjustment(s), {format_amount(plan.adjustment_total, plan.units)} in all (approved: the next "
+                    "fulfillment nets them).",
+                    messages.SUCCESS,
+                )
+                return None
+            plan = distribution_correction_plan(distribution=distribution)
+        except ValidationError as exc:
+            self.message_user(request, f"Nothing changed: {exc.messages[0]}", messages.ERROR)
+            return None
+        shown = plan.lines[:CORRECTION_LINES_SHOWN]
+        names = dict(
+            Collaborator.objects.filter(pk__in=[line.collaborator_id for line in shown]).values_list("pk", "full_name")
+        )
+        rows = [
+            {
+                "collaborator_id": line.collaborator_id,
+                "name": names.get(line.collaborator_id, ""),
+                "score": line.score,
+                "allocation_id": line.allocation_id,
+                "previous": amount_html(line.previous_value, plan.units),
+                "corrected": amount_html(line.corrected_value, plan.units),
+                "difference": amount_html(line.difference, plan.units),
+            }
+            for line in shown
+        ]
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Correct distribution {distribution.pk}?",
+            "opts": self.model._meta,
+            "distribution": distribution,
+            "period": period_column()(distribution),
+            "plan": plan,
+            "pool": amount_html(plan.corrected_pool, plan.units),
+            "original_pool": amount_html(distribution.pool, plan.units),
+            "previous_value": amount_html(plan.previous_value, plan.units),
+            "value": amount_html(plan.value, plan.units),
+            "adjustment_total": amount_html(plan.adjustment_total, plan.units),
+            "rows": rows,
+            "more": len(plan.lines) - len(shown),
+            "form": form,
+            "action": request.POST.get("action", "correct"),
+            "selected": [distribution.pk],
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            "media": self.media,
+        }
+        return TemplateResponse(request, "admin/distributions/distribution/correct.html", context)
+
+
+CORRECTION_LINES_SHOWN = 200
+
+
+class CorrectionForm(forms.Form):
+    reason = forms.CharField(
+        max_length=Correction._meta.get_field("reason").max_length,
+        widget=forms.Textarea(attrs={"rows": 2, "cols": 60}),
+        help_text="Why the period is corrected; kept on the correction and on each adjustment.",
+    )
+
+    def clean_reason(self):
+        reason = self.cleaned_data["reason"].strip()
+        if not reason:
+            raise forms.ValidationError("A correction needs a reason.")
+        return reason
 
 
 @admin.display(description="distribution", ordering="distribution_id")
@@ -314,6 +466,89 @@ class EngineRunAdmin(OrganizationTimesMixin, ReadOnlyAdminMixin, TenantAdminMixi
     ]
 
 
+@admin.display(description="collaborator", ordering="collaborator_id")
+def line_collaborator(line: CorrectionLine):
+    return line.collaborator
+
+
+def _line_amount(field: str, description: str):
+    """A correction line's amount in its distributor's units."""
+
+    def column(line: CorrectionLine):
+        return amount_html(getattr(line, field), line.correction.distribution.distributor.units)
+
+    column.__name__ = field
+    return admin.display(description=description)(column)
+
+
+class CorrectionLineInline(ReadOnlyAdminMixin, TenantInlineMixin, admin.TabularInline):
+    model = CorrectionLine
+    formset = BoundedInlineFormSet
+    fields = [
+        "collaborator",
+        "score",
+        _line_amount("previous_value", "owed before"),
+        _line_amount("corrected_value", "corrected"),
+        _line_amount("difference", "difference"),
+        "allocation",
+        "adjustment",
+    ]
+    readonly_fields = fields
+    ordering = ["id"]
+    extra = 0
+    template = "admin/organizations/tabular_untitled.html"
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("collaborator", "allocation", "adjustment", "correction__distribution__distributor")
+        )
+
+
+@admin.display(description="distribution", ordering="distribution_id")
+def correction_distribution(correction: Correction):
+    return format_html(
+        '<a href="{}" style="white-space:nowrap">#{} {}</a>',
+        reverse("admin:distributions_distribution_change", args=[correction.distribution_id]),
+        correction.distribution_id,
+        correction.distribution.distributor.name,
+    )
+
+
+@admin.register(Correction)
+class CorrectionAdmin(MoneyAdminMixin, OrganizationTimesMixin, ReadOnlyAdminMixin, TenantAdminMixin, admin.ModelAdmin):
+    """Corrections are written by the "Correct" action and ``manage.py correct_distribution``; never edited."""
+
+    money_fields = dict.fromkeys(
+        ("pool", "period_pool", "value", "previous_value", "adjustment_total", "unallocated", "carried_forward"),
+        "distribution__distributor__units",
+    )
+    list_display = [
+        "id",
+        correction_distribution,
+        local_time_column("created_at", description="corrected at (organization's time)"),
+        "actor",
+        "previous_value",
+        "value",
+        "adjustment_total",
+        "reason",
+    ]
+    list_select_related = ["distribution__distributor", "organization"]
+    list_filter = ["organization"]
+    search_fields = ["reason", "actor"]
+    ordering = ["-id"]
+    fields = [
+        ("organization", "distribution"),
+        ("created_at", "actor"),
+        "reason",
+        ("period_pool", "pool", "value", "unallocated", "carried_forward"),
+        ("previous_value", "adjustment_total"),
+        ("scorer_count", "late_credits", "late_revenue_entries", "revenue_entries", "revenue_total"),
+    ]
+    inlines = [CorrectionLineInline]
+
+
 @admin.register(Distributor)
 class DistributorWithPeriodsAdmin(DistributorAdmin):
     """Saves and status moves open or cancel the distributor's period."""
@@ -321,24 +556,28 @@ class DistributorWithPeriodsAdmin(DistributorAdmin):
     def save_distributor(self, distributor: Distributor) -> None:
         distributor_save_with_periods(distributor=distributor)
 
-    def set_distributor_status(self, distributor: Distributor, status: str, reason: str = "") -> None:
-        distributor_set_status_with_periods(distributor=distributor, status=status, reason=reason)
+    def set_distributor_status(self, distributor: Distributor, status: str, reason: str = "", actor: str = "") -> None:
+        distributor_set_status_with_periods(distributor=distributor, status=status, reason=reason, actor=actor)
 
 
 @admin.register(Obligation)
 class ObligationFollowedAdmin(ObligationAdmin):
     """Approving, rejecting or cancelling an obligation moves its distribution along."""
 
-    def transition_obligations(self, obligation_ids: list[int], status: str, reason: str = "") -> list[Obligation]:
-        return obligations_transition_and_follow(obligation_ids=obligation_ids, status=status, reason=reason)
+    def transition_obligations(
+        self, obligation_ids: list[int], status: str, reason: str = "", actor: str = ""
+    ) -> list[Obligation]:
+        return obligations_transition_and_follow(
+            obligation_ids=obligation_ids, status=status, reason=reason, actor=actor
+        )
 
 
 @admin.register(Payout)
 class PayoutFollowedAdmin(PayoutAdmin):
     """Paying or taking back a payout moves the distributions of its obligations along."""
 
-    def mark_payouts_paid(self, payout_ids: list[int], reason: str = "") -> list[Payout]:
-        return payouts_mark_paid_and_follow(payouts=payout_ids, reason=reason)
+    def mark_payouts_paid(self, payout_ids: list[int], reason: str = "", actor: str = "") -> list[Payout]:
+        return payouts_mark_paid_and_follow(payouts=payout_ids, reason=reason, actor=actor)
 
-    def mark_payouts_unpaid(self, payout_ids: list[int], reason: str = "") -> list[Payout]:
-        return payouts_mark_unpaid_and_follow(payouts=payout_ids, reason=reason)
+    def mark_payouts_unpaid(self, payout_ids: list[int], reason: str = "", actor: str = "") -> list[Payout]:
+        return payouts_mark_unpaid_and_follow(payouts=payout_ids, reason=reason, actor=actor)

@@ -123,6 +123,11 @@ class HeartbeatReport:
     def status(self) -> str:
         return str(EngineRunStatus.FAILED if self.errors else EngineRunStatus.SUCCEEDED)
 
+    @property
+    def actor(self) -> str:
+        """Who the status history says moved what this run moved: ``engine:run <id>`` (``engine`` without one)."""
+        return f"engine:run {self.engine_run.pk}" if self.engine_run else "engine"
+
     def record_error(self, exc: BaseException, distribution: Any = None) -> None:
         self.errors.append(
             {
@@ -210,7 +215,7 @@ def heartbeat_run(
     try:
         _open_missing(report, scope)
         _trigger_due(report, scope, progress)
-        report.released = obligations_release_held(as_of=as_of, **scope)
+        report.released = obligations_release_held(as_of=as_of, actor=report.actor, **scope)
     except BaseException as exc:  # interrupted (Ctrl-C, SIGTERM as SystemExit) counts as failed too
         logger.exception("run_distributions: the run failed")
         report.record_error(exc)
@@ -240,7 +245,7 @@ def _trigger_due(report: HeartbeatReport, scope: dict[str, int | None], progress
                 current = trigger.distribution_lock_next_due(as_of=report.as_of, exclude_ids=[*failed, *busy], **scope)
                 if current is None:
                     break
-                outcome = trigger.distribution_trigger(distribution=current)
+                outcome = trigger.distribution_trigger(distribution=current, actor=report.actor)
         except trigger.DistributorBusy as exc:
             logger.warning("run_distributions: %s", exc)
             busy.append(exc.distribution_id)

@@ -22,6 +22,7 @@ from distributions.models import Allocation, Distribution, DistributionStatus
 from distributions.selectors import distribution_missing_period, distribution_next_trigger
 from distributors.models import Distributor, DistributorStatus
 from distributors.services import distributor_mark_open, distributor_save, distributor_set_status
+from lifecycle.services import status_changes_record
 from obligations.models import OPEN_OBLIGATION_STATUSES, Obligation, Payout
 from obligations.services import (
     FulfillmentExport,
@@ -76,22 +77,27 @@ def distribution_open_missing(*, distributor: Distributor) -> Distribution | Non
         return None
 
 
-def distribution_cancel_pending(*, distributor: Distributor) -> int:
-    """Cancel the open period of a distributor being deleted."""
-    cancelled = 0
+def distribution_cancel_pending(*, distributor: Distributor, actor: str = "", reason: str = "") -> int:
+    """Cancel the open period of a distributor being deleted (``actor`` and ``reason`` go into its status
+    history)."""
+    changes = []
     for distribution in Distribution.objects.select_for_update().filter(
         distributor=distributor, status=DistributionStatus.PENDING
     ):
+        changes.append((distribution.pk, distribution.status, DistributionStatus.CANCELLED))
         distribution.transition_to(DistributionStatus.CANCELLED)
         distribution.save(update_fields=["status", "modified_at"])
         record_distribution(DISTRIBUTION_CANCELLED, distribution)
-        cancelled += 1
+    status_changes_record(
+        model=Distribution, organization_id=distributor.organization_id, changes=changes, actor=actor, reason=reason
+    )
     distributor_mark_open(distributor_id=distributor.pk, open_until=None)
-    return cancelled
+    return len(changes)
 
 
-def distributions_follow_obligations(*, distribution_ids: Iterable[int]) -> None:
-    """Set each triggered distribution to ``processing`` while an obligation is open, else ``complete``.
+def distributions_follow_obligations(*, distribution_ids: Iterable[int], actor: str = "", reason: str = "") -> None:
+    """Set each triggered distribution to ``processing`` while an obligation is open, else ``complete``; the
+    moves go into the status history with the ``actor`` and ``reason`` of the obligations' move (one insert).
 
     The distributions are locked (in id order) *before* their open obligations are counted, in a statement of
     its own: under READ COMMITTED a statement sees what was committed when it started, so a caller that waited
@@ -118,13 +124,16 @@ def distributions_follow_obligations(*, distribution_ids: Iterable[int]) -> None
         .values_list("distribution_id", flat=True)
         .distinct()
     )
+    changes = []
     for distribution in locked:
         target = DistributionStatus.PROCESSING if distribution.pk in with_open else DistributionStatus.COMPLETE
         if distribution.status != target:
+            changes.append((distribution.pk, distribution.status, target, distribution.organization_id))
             distribution.transition_to(target)
             distribution.save(update_fields=["status", "modified_at"])
             if target == DistributionStatus.COMPLETE:
                 record_distribution(DISTRIBUTION_COMPLETED, distribution)
+    status_changes_record(model=Distribution, organization_id=None, changes=changes, actor=actor, reason=reason)
 
 
 # --------------------------------------------------------------------------- use cases spanning the apps
@@ -139,29 +148,31 @@ def distributor_save_with_periods(*, distributor: Distributor) -> Distributor:
     return distributor
 
 
-def distributor_set_status_with_periods(*, distributor: Distributor, status: str, reason: str = "") -> Distributor:
+def distributor_set_status_with_periods(
+    *, distributor: Distributor, status: str, reason: str = "", actor: str = ""
+) -> Distributor:
     """Move a distributor through its lifecycle; its periods follow.
 
-    Inactive keeps the pending period (it triggers, catching up, once reactivated); deleted cancels it. ``reason``
-    (why staff moved it) is accepted for the audit trail to come; the admin keeps it in its log meanwhile.
+    Inactive keeps the pending period (it triggers, catching up, once reactivated); deleted cancels it.
+    ``actor`` (who) and ``reason`` (why) go into the status history of the distributor and of a cancelled period.
     """
     with transaction.atomic():
-        locked = distributor_set_status(distributor=distributor, status=status)
+        locked = distributor_set_status(distributor=distributor, status=status, actor=actor, reason=reason)
         if status == DistributorStatus.DELETED:
-            distribution_cancel_pending(distributor=locked)
+            distribution_cancel_pending(distributor=locked, actor=actor, reason=reason)
         elif status == DistributorStatus.ACTIVE:
             distribution_open_first(distributor=locked)
     return locked
 
 
-def _follow_obligations(obligation_ids: Iterable[int]) -> None:
+def _follow_obligations(obligation_ids: Iterable[int], *, actor: str = "", reason: str = "") -> None:
     ids = list(obligation_ids)
     if not ids:
         return
     distribution_ids = set(
         Allocation.objects.filter(obligation_id__in=ids).order_by().values_list("distribution_id", flat=True)
     )
-    distributions_follow_obligations(distribution_ids=distribution_ids)
+    distributions_follow_obligations(distribution_ids=distribution_ids, actor=actor, reason=reason)
 
 
 def _obligations_of_payouts(payouts: Iterable[Payout]) -> list[int]:
@@ -169,38 +180,50 @@ def _obligations_of_payouts(payouts: Iterable[Payout]) -> list[int]:
 
 
 def obligations_transition_and_follow(
-    *, obligation_ids: Iterable[int], status: str, reason: str = ""
+    *, obligation_ids: Iterable[int], status: str, reason: str = "", actor: str = ""
 ) -> list[Obligation]:
-    """``obligations.services.obligations_transition``, then the distributions concerned follow."""
+    """``obligations.services.obligations_transition``, then the distributions concerned follow (their moves
+    recorded with the same ``actor`` and ``reason``)."""
     with transaction.atomic():
-        moved = obligations_transition(obligation_ids=obligation_ids, status=status, reason=reason)
-        _follow_obligations(obligation.pk for obligation in moved)
+        moved = obligations_transition(obligation_ids=obligation_ids, status=status, reason=reason, actor=actor)
+        _follow_obligations((obligation.pk for obligation in moved), actor=actor, reason=reason)
     return moved
 
 
-def payouts_mark_paid_and_follow(*, payouts: Iterable[Payout | int], reason: str = "") -> list[Payout]:
+def payouts_mark_paid_and_follow(*, payouts: Iterable[Payout | int], reason: str = "", actor: str = "") -> list[Payout]:
     """``obligations.services.payout_mark_paid``, then the distributions concerned follow (complete once no
     obligation is open)."""
     with transaction.atomic():
-        paid = payout_mark_paid(payouts=payouts, reason=reason)
-        _follow_obligations(_obligations_of_payouts(paid))
+        paid = payout_mark_paid(payouts=payouts, reason=reason, actor=actor)
+        _follow_obligations(_obligations_of_payouts(paid), actor=actor, reason=reason)
     return paid
 
 
-def payouts_mark_unpaid_and_follow(*, payouts: Iterable[Payout | int], reason: str = "") -> list[Payout]:
+def payouts_mark_unpaid_and_follow(
+    *, payouts: Iterable[Payout | int], reason: str = "", actor: str = ""
+) -> list[Payout]:
     """``obligations.services.payout_mark_unpaid``, then the distributions concerned reopen."""
     with transaction.atomic():
-        unpaid = payout_mark_unpaid(payouts=payouts, reason=reason)
-        _follow_obligations(_obligations_of_payouts(unpaid))
+        unpaid = payout_mark_unpaid(payouts=payouts, reason=reason, actor=actor)
+        _follow_obligations(_obligations_of_payouts(unpaid), actor=actor, reason=reason)
     return unpaid
 
 
 def fulfillment_export_and_follow(
-    *, fulfillment_id: int, organization: Organization | None = None, mark_paid: bool = False
+    *,
+    fulfillment_id: int,
+    organization: Organization | None = None,
+    mark_paid: bool = False,
+    actor: str = "",
+    reason: str = "",
 ) -> FulfillmentExport:
     """``obligations.services.fulfillment_export``; with ``mark_paid`` the distributions concerned follow."""
     with transaction.atomic():
-        export = fulfillment_export(fulfillment_id=fulfillment_id, organization=organization, mark_paid=mark_paid)
+        export = fulfillment_export(
+            fulfillment_id=fulfillment_id, organization=organization, mark_paid=mark_paid, actor=actor, reason=reason
+        )
         if mark_paid and export.marked_paid:
-            _follow_obligations(_obligations_of_payouts(export.fulfillment.payouts.all()))
+            _follow_obligations(
+                _obligations_of_payouts(export.fulfillment.payouts.all()), actor=actor, reason=reason or "exported"
+            )
     return export

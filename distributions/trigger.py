@@ -88,6 +88,7 @@ from distributions.selectors import distribution_next_trigger, distributions_due
 from distributors.models import Distributor, Eligibility, PoolResolver, RevenueEntry
 from distributors.selectors import LOCK_NOT_AVAILABLE, lock_timeout_set
 from distributors.services import distributor_mark_distributed
+from lifecycle.services import status_changes_record
 from metrics.models import MetricCredit
 from obligations.models import AwardType, Obligation
 
@@ -649,15 +650,20 @@ def _obligation_description(plan: DistributionPlan, distribution_id: int) -> str
     return text[: Obligation._meta.get_field("description").max_length]
 
 
-def distribution_plan_write(*, distribution: Distribution, plan: DistributionPlan) -> Distribution:
+def distribution_plan_write(
+    *, distribution: Distribution, plan: DistributionPlan, actor: str = "engine"
+) -> Distribution:
     """Write ``plan`` for the pending ``distribution`` and open the next period; return the new pending one.
 
     Call inside ``transaction.atomic`` with the distribution locked. The statement count is fixed: one
     (PostgreSQL) or two batched (other databases) for the shares, as many for their events
-    (``distributions.events``), one update, one insert, and one or two for the distribution's events.
+    (``distributions.events``), one update, one insert for the distribution's status history (pending →
+    processing/complete, by ``actor``: ``engine:run <id>`` from the heartbeat), one insert, and one or two for
+    the distribution's events. The obligations and the next period are created, not moved: no history.
     """
     if plan.distribution_id != distribution.pk or plan.trigger_date != distribution.trigger_date:
         raise ValueError(f"The plan of {plan.distribution_id} cannot be written to distribution {distribution.pk}.")
+    before = distribution.status
     distribution.transition_to(plan.status)  # validates pending -> processing/complete
     now = timezone.now()
     if plan.shares:
@@ -677,6 +683,13 @@ def distribution_plan_write(*, distribution: Distribution, plan: DistributionPla
     )
     if updated != 1:
         raise DistributionAlreadyTriggered(f"Distribution {distribution.pk} is no longer pending.")
+    status_changes_record(
+        model=Distribution,
+        organization_id=plan.organization_id,
+        changes=[(distribution.pk, before, plan.status)],
+        actor=actor,
+        at=now,
+    )
     distributor_mark_distributed(
         distributor_id=plan.distributor_id, through=plan.trigger_date, open_until=plan.next_trigger_date
     )
@@ -697,8 +710,8 @@ def distribution_plan_write(*, distribution: Distribution, plan: DistributionPla
     )
 
 
-def distribution_trigger(*, distribution: Distribution) -> TriggerOutcome:
-    """Trigger one pending distribution: plan it and write the plan.
+def distribution_trigger(*, distribution: Distribution, actor: str = "engine") -> TriggerOutcome:
+    """Trigger one pending distribution: plan it and write the plan (``actor`` goes into its status history).
 
     The caller holds the row lock (``distribution_lock_next_due``) inside ``transaction.atomic``, so the
     trigger is all or nothing and never runs twice for one distribution. The plan's reads set
@@ -711,5 +724,5 @@ def distribution_trigger(*, distribution: Distribution) -> TriggerOutcome:
         rolled_over=distribution.rolled_over,
         distribution_id=distribution.pk,
     )
-    next_distribution = distribution_plan_write(distribution=distribution, plan=plan)
+    next_distribution = distribution_plan_write(distribution=distribution, plan=plan, actor=actor)
     return TriggerOutcome(plan=plan, distribution=distribution, next_distribution=next_distribution)

@@ -25,6 +25,7 @@ from organizations.admin import (
     AdminDisplayMixin,
     InlineDisplayMixin,
     OrganizationTimesMixin,
+    StatusHistoryMixin,
     TenantAdminMixin,
     TenantInlineMixin,
     action_reason,
@@ -241,7 +242,7 @@ def distributor_pool(distributor: Distributor):
     return amount_html(distributor.pool_amount, distributor.units)
 
 
-class DistributorAdmin(MoneyAdminMixin, OrganizationTimesMixin, TenantAdminMixin, admin.ModelAdmin):
+class DistributorAdmin(StatusHistoryMixin, MoneyAdminMixin, OrganizationTimesMixin, TenantAdminMixin, admin.ModelAdmin):
     """Registered by ``distributions.admin`` (with the periods). ``starts_at`` is typed in the organization's
     zone (the chosen organization's for a new distributor; ``organizations.admin``). Organization admins configure
     distributors and move their status; deleting one (softly) asks why."""
@@ -307,8 +308,8 @@ class DistributorAdmin(MoneyAdminMixin, OrganizationTimesMixin, TenantAdminMixin
     def save_distributor(self, distributor: Distributor) -> None:
         distributor_save(distributor=distributor)
 
-    def set_distributor_status(self, distributor: Distributor, status: str, reason: str = "") -> None:
-        distributor_set_status(distributor=distributor, status=status)
+    def set_distributor_status(self, distributor: Distributor, status: str, reason: str = "", actor: str = "") -> None:
+        distributor_set_status(distributor=distributor, status=status, reason=reason, actor=actor)
 
     def save_model(self, request, obj, form, change):
         if not change:  # the eligible collaborators need its id; an existing one is saved by save_distributor
@@ -323,7 +324,9 @@ class DistributorAdmin(MoneyAdminMixin, OrganizationTimesMixin, TenantAdminMixin
         moved = []
         for distributor in queryset:
             try:
-                self.set_distributor_status(distributor, status, reason=reason)
+                self.set_distributor_status(
+                    distributor, status, reason=reason, actor=f"staff:{request.user.get_username()}"
+                )
                 moved.append(distributor)
             except ValidationError as exc:
                 self.message_user(request, f"{distributor}: {exc.messages[0]}", messages.ERROR)

@@ -8,6 +8,7 @@ from django.db import transaction
 from django.db.models import Q
 
 from distributors.models import Distributor
+from lifecycle.services import status_changes_record
 
 # Written only by the engine (``distributor_mark_distributed``, ``distributor_mark_open``); a staff save must
 # never put back a stale value.
@@ -30,12 +31,21 @@ def distributor_save(*, distributor: Distributor) -> Distributor:
     return distributor
 
 
-def distributor_set_status(*, distributor: Distributor, status: str) -> Distributor:
-    """Move a distributor through its lifecycle (locked; the caller's transaction, if any, holds the lock)."""
+def distributor_set_status(*, distributor: Distributor, status: str, actor: str = "", reason: str = "") -> Distributor:
+    """Move a distributor through its lifecycle (locked; the caller's transaction, if any, holds the lock); the
+    move goes into its status history with ``actor`` (who) and ``reason`` (why)."""
     with transaction.atomic():
         locked = Distributor.objects.select_for_update().get(pk=distributor.pk)
+        before = locked.status
         locked.transition_to(status)
         locked.save(update_fields=["status", "modified_at"])
+        status_changes_record(
+            model=Distributor,
+            organization_id=locked.organization_id,
+            changes=[(locked.pk, before, locked.status)],
+            actor=actor,
+            reason=reason,
+        )
     distributor.status = locked.status
     return locked
 

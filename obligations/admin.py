@@ -51,6 +51,7 @@ from organizations.admin import (
     InputFilter,
     OrganizationTimesInlineMixin,
     OrganizationTimesMixin,
+    StatusHistoryMixin,
     TenantAdminMixin,
     TenantInlineMixin,
     action_reason,
@@ -71,6 +72,11 @@ class NoHardDeleteMixin:
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+def staff_actor(request) -> str:
+    """The status history's actor of a move staff made in the admin."""
+    return f"staff:{request.user.get_username()}"
 
 
 def _run(model_admin, request, action, success, *, logged: str = "", reason: str = ""):
@@ -165,7 +171,9 @@ def obligation_payout(obligation: Obligation):
     )
 
 
-class ObligationAdmin(MoneyAdminMixin, OrganizationTimesMixin, NoHardDeleteMixin, TenantAdminMixin, admin.ModelAdmin):
+class ObligationAdmin(
+    StatusHistoryMixin, MoneyAdminMixin, OrganizationTimesMixin, NoHardDeleteMixin, TenantAdminMixin, admin.ModelAdmin
+):
     """Registered by ``distributions.admin``, whose ``transition_obligations`` moves the distributions too.
     Operators approve, reject and cancel (rejecting and cancelling ask why) and add or edit manual obligations."""
 
@@ -240,8 +248,10 @@ class ObligationAdmin(MoneyAdminMixin, OrganizationTimesMixin, NoHardDeleteMixin
         except ValidationError as exc:
             self.message_user(request, f"Nothing changed: {exc.messages[0]}", messages.ERROR)
 
-    def transition_obligations(self, obligation_ids: list[int], status: str, reason: str = "") -> list[Obligation]:
-        return obligations_transition(obligation_ids=obligation_ids, status=status, reason=reason)
+    def transition_obligations(
+        self, obligation_ids: list[int], status: str, reason: str = "", actor: str = ""
+    ) -> list[Obligation]:
+        return obligations_transition(obligation_ids=obligation_ids, status=status, reason=reason, actor=actor)
 
     def _move(self, request, queryset, status, *, verb: str, reason_required: bool):
         reason = action_reason(self, request, queryset, verb=verb, required=reason_required)
@@ -251,7 +261,7 @@ class ObligationAdmin(MoneyAdminMixin, OrganizationTimesMixin, NoHardDeleteMixin
         _run(
             self,
             request,
-            lambda: self.transition_obligations(ids, status, reason=reason),
+            lambda: self.transition_obligations(ids, status, reason=reason, actor=staff_actor(request)),
             lambda moved: f"{len(moved)} obligation(s) now {status}.",
             logged=f"{str(status).capitalize()}.",  # "Approved.", "Rejected.", "Cancelled."
             reason=reason,
@@ -480,7 +490,9 @@ def fulfillment_held_back(fulfillment: Fulfillment):
 
 
 @admin.register(Fulfillment)
-class FulfillmentAdmin(OrganizationTimesMixin, NoHardDeleteMixin, TenantAdminMixin, admin.ModelAdmin):
+class FulfillmentAdmin(
+    StatusHistoryMixin, OrganizationTimesMixin, NoHardDeleteMixin, TenantAdminMixin, admin.ModelAdmin
+):
     """Operators mark fulfillments failed (which asks why); the payouts CSV is read by any member."""
 
     write_role = Role.OPERATOR
@@ -567,7 +579,7 @@ class FulfillmentAdmin(OrganizationTimesMixin, NoHardDeleteMixin, TenantAdminMix
         _run(
             self,
             request,
-            lambda: fulfillments_mark_failed(fulfillment_ids=ids, reason=reason),
+            lambda: fulfillments_mark_failed(fulfillment_ids=ids, reason=reason, actor=staff_actor(request)),
             lambda failed: f"{len(failed)} fulfillment(s) now failed.",
             logged="Marked failed.",
             reason=reason,
@@ -582,7 +594,9 @@ def payout_fulfillment(payout: Payout):
     )
 
 
-class PayoutAdmin(MoneyAdminMixin, OrganizationTimesMixin, NoHardDeleteMixin, TenantAdminMixin, admin.ModelAdmin):
+class PayoutAdmin(
+    StatusHistoryMixin, MoneyAdminMixin, OrganizationTimesMixin, NoHardDeleteMixin, TenantAdminMixin, admin.ModelAdmin
+):
     """Registered by ``distributions.admin``, whose hooks move the distributions too. Operators mark payouts paid
     and unpaid (taking one back asks why)."""
 
@@ -610,11 +624,11 @@ class PayoutAdmin(MoneyAdminMixin, OrganizationTimesMixin, NoHardDeleteMixin, Te
     def has_add_permission(self, request):
         return False
 
-    def mark_payouts_paid(self, payout_ids: list[int], reason: str = "") -> list[Payout]:
-        return payout_mark_paid(payouts=payout_ids, reason=reason)
+    def mark_payouts_paid(self, payout_ids: list[int], reason: str = "", actor: str = "") -> list[Payout]:
+        return payout_mark_paid(payouts=payout_ids, reason=reason, actor=actor)
 
-    def mark_payouts_unpaid(self, payout_ids: list[int], reason: str = "") -> list[Payout]:
-        return payout_mark_unpaid(payouts=payout_ids, reason=reason)
+    def mark_payouts_unpaid(self, payout_ids: list[int], reason: str = "", actor: str = "") -> list[Payout]:
+        return payout_mark_unpaid(payouts=payout_ids, reason=reason, actor=actor)
 
     @admin.action(description="Mark paid (obligations become fulfilled)")
     def mark_paid(self, request, queryset):
@@ -622,7 +636,7 @@ class PayoutAdmin(MoneyAdminMixin, OrganizationTimesMixin, NoHardDeleteMixin, Te
         _run(
             self,
             request,
-            lambda: self.mark_payouts_paid(ids),
+            lambda: self.mark_payouts_paid(ids, actor=staff_actor(request)),
             lambda paid: f"{len(paid)} payout(s) now paid.",
             logged="Marked paid.",
         )
@@ -636,7 +650,7 @@ class PayoutAdmin(MoneyAdminMixin, OrganizationTimesMixin, NoHardDeleteMixin, Te
         _run(
             self,
             request,
-            lambda: self.mark_payouts_unpaid(ids, reason=reason),
+            lambda: self.mark_payouts_unpaid(ids, reason=reason, actor=staff_actor(request)),
             lambda unpaid: f"{len(unpaid)} payout(s) now unpaid.",
             logged="Marked unpaid.",
             reason=reason,

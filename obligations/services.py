@@ -544,10 +544,16 @@ class FulfillmentExport:
 
 
 def fulfillment_export(
-    *, fulfillment_id: int, organization: Organization | None = None, mark_paid: bool = False, actor: str = ""
+    *,
+    fulfillment_id: int,
+    organization: Organization | None = None,
+    mark_paid: bool = False,
+    actor: str = "",
+    reason: str = "",
 ) -> FulfillmentExport:
     """Prepare a fulfillment's payout CSV rows: a pending fulfillment moves to ``processing`` (it is being
-    paid); with ``mark_paid`` every unpaid payout is marked paid (and the fulfillment completes).
+    paid); with ``mark_paid`` every unpaid payout is marked paid (and the fulfillment completes). The moves'
+    status history names ``actor`` and ``reason`` (``exported`` when none is given).
 
     The caller writes the rows inside its own transaction, so a failed write undoes the moves. A failed
     fulfillment cannot be exported; a processing or complete one can be exported again.
@@ -566,11 +572,11 @@ def fulfillment_export(
                 code="fulfillment_failed",
             )
         if fulfillment.status == FulfillmentStatus.PENDING:
-            _move_fulfillment(fulfillment, FulfillmentStatus.PROCESSING, actor=actor, reason="exported")
+            _move_fulfillment(fulfillment, FulfillmentStatus.PROCESSING, actor=actor, reason=reason or "exported")
         marked = 0
         if mark_paid:
             unpaid = list(fulfillment.payouts.filter(status=PayoutStatus.UNPAID).values_list("pk", flat=True))
-            marked = len(payout_mark_paid(payouts=unpaid, actor=actor))
+            marked = len(payout_mark_paid(payouts=unpaid, actor=actor, reason=reason or "exported"))
             fulfillment.refresh_from_db()
         rows = payout_export_rows(fulfillment=fulfillment)
     return FulfillmentExport(fulfillment=fulfillment, rows=rows, marked_paid=marked)

@@ -23,8 +23,9 @@ use: a list column or a read-only value shown by a callable, the form left untou
 Tenancy. ``TenantAdminMixin`` (every ModelAdmin, right before ``admin.ModelAdmin``) and ``TenantInlineMixin``
 (every inline) keep each staff user to the rows of their organizations, their role (``Membership``) deciding what
 they may do there; see its docstring. ``action_reason`` is the confirmation page of the actions that ask why,
-``log_action`` keeps the reason in each changed row's history. Django's users and groups are registered again here
-under the same mixin (they belong to no organization: Django's permissions decide).
+``log_action`` keeps the reason in each changed row's history. ``StatusHistoryMixin`` ends the change page of an
+object with a status with its status moves (``lifecycle``), read only. Django's users and groups are registered
+again here under the same mixin (they belong to no organization: Django's permissions decide).
 """
 
 import copy
@@ -48,8 +49,9 @@ from django.db.models import Q
 from django.forms.models import BaseInlineFormSet
 from django.template.response import TemplateResponse
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
+from lifecycle.selectors import HISTORY_LIMIT, status_history, status_history_count
 from organizations.models import ApiKey, ApiKeyScope, Membership, Organization, Role
 from organizations.selectors import member_roles
 from organizations.services import api_key_create, api_keys_revoke
@@ -352,6 +354,96 @@ class OrganizationTimesInlineMixin(InlineDisplayMixin):
             if isinstance(field, models.DateTimeField):
                 replacements[field.name] = readonly_time(field.name, zone, label=field.verbose_name)
         return replacements
+
+
+# --- status history ------------------------------------------------------------------------------------------
+
+
+def status_label(model, value: str) -> str:
+    """A recorded status as the model's ``status`` field names it (``Approved``); capitalized when the model has
+    no such choice (an API key's ``active`` / ``revoked``: ``Active``, ``Revoked``)."""
+    try:
+        choices = dict(model._meta.get_field("status").flatchoices)
+    except FieldDoesNotExist:
+        choices = {}
+    return str(choices.get(value) or value.replace("_", " ").capitalize())
+
+
+def status_history_html(obj, zone: tzinfo, *, limit: int = HISTORY_LIMIT):
+    """``obj``'s status history (``lifecycle.models.StatusChange``) as a read-only timeline, newest last: each
+    move's time in ``zone`` (hover: UTC), from → to, who moved it and why. At most the latest ``limit`` moves,
+    with "N earlier moves not shown" above them when there are more. One query (and a count only when the
+    limit is reached)."""
+    model = obj._meta.concrete_model
+    changes = status_history(model=model, object_ids=[obj.pk], limit=limit).get(obj.pk, [])
+    if not changes:
+        return format_html('<p class="status-history-empty">{}</p>', "No status move recorded yet.")
+    earlier = status_history_count(model=model, object_id=obj.pk) - len(changes) if len(changes) >= limit else 0
+    note = (
+        format_html(
+            '<p class="status-history-earlier help">{} earlier move{} not shown (the latest {} are).</p>',
+            earlier,
+            "" if earlier == 1 else "s",
+            len(changes),
+        )
+        if earlier > 0
+        else ""
+    )
+    rows = format_html_join(
+        "",
+        '<tr><td class="status-history-time">{}</td><td class="status-history-move">{} → {}</td>'
+        '<td class="status-history-actor">{}</td><td class="status-history-reason">{}</td></tr>',
+        (
+            (
+                instant_html(change.at, zone, seconds=True),
+                status_label(model, change.from_status),
+                status_label(model, change.to_status),
+                change.actor or EMPTY,
+                change.reason or EMPTY,
+            )
+            for change in changes
+        ),
+    )
+    return format_html(
+        '{}<table class="status-history"><thead><tr><th scope="col">Time ({})</th>'
+        '<th scope="col">Move</th><th scope="col">By</th><th scope="col">Reason</th></tr></thead>'
+        "<tbody>{}</tbody></table>",
+        note,
+        zone_name(zone),
+        rows,
+    )
+
+
+class StatusHistoryMixin:
+    """A change page's read-only "Status history" fieldset, after the model's own: ``status_history_html`` in
+    the zone of the row's organization (``organization_of``: ``OrganizationTimesMixin``). Added when the page
+    is rendered, never to the form (nothing in it is editable); not on an add page. Put it first in the bases
+    (its ``render_change_form`` adds the fieldset before the read-only values are substituted)."""
+
+    status_history_limit = HISTORY_LIMIT
+
+    @property
+    def media(self):
+        return super().media + forms.Media(css={"all": ["organizations/status_history.css"]})
+
+    def status_history_zone(self, obj) -> tzinfo:
+        organization_of = getattr(self, "organization_of", None)
+        if organization_of is None:
+            return zone_of(follow(obj, organization_path_of(type(obj))))
+        return zone_of(organization_of(obj))
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        adminform = context.get("adminform")
+        if obj is not None and obj.pk is not None and adminform is not None:
+            zone, limit = self.status_history_zone(obj), self.status_history_limit
+
+            @admin.display(description="moves")
+            def status_history(shown):
+                return status_history_html(shown, zone, limit=limit)
+
+            adminform.fieldsets = [*adminform.fieldsets, ("Status history", {"fields": [status_history]})]
+            adminform.readonly_fields = [*adminform.readonly_fields, status_history]
+        return super().render_change_form(request, context, add=add, change=change, form_url=form_url, obj=obj)
 
 
 # --- list filters ----------------------------------------------------------------------------------------------
@@ -968,7 +1060,7 @@ def api_key_scopes(api_key: ApiKey) -> str:
 
 
 @admin.register(ApiKey)
-class ApiKeyAdmin(OrganizationTimesMixin, TenantAdminMixin, admin.ModelAdmin):
+class ApiKeyAdmin(StatusHistoryMixin, OrganizationTimesMixin, TenantAdminMixin, admin.ModelAdmin):
     """Organization admins create and revoke their organizations' keys (deleting one is for superusers)."""
 
     form = ApiKeyForm
@@ -1008,7 +1100,11 @@ class ApiKeyAdmin(OrganizationTimesMixin, TenantAdminMixin, admin.ModelAdmin):
         reason = action_reason(self, request, queryset, verb="Revoke")
         if not isinstance(reason, str):
             return reason
-        revoked = api_keys_revoke(api_key_ids=list(queryset.values_list("pk", flat=True)), reason=reason)
+        revoked = api_keys_revoke(
+            api_key_ids=list(queryset.values_list("pk", flat=True)),
+            reason=reason,
+            actor=f"staff:{request.user.get_username()}",
+        )
         log_action(self, request, revoked, "Revoked.", reason)
         self.message_user(request, f"Revoked {len(revoked)} key(s).")
 

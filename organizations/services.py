@@ -3,6 +3,7 @@ from collections.abc import Iterable
 from django.db import transaction
 from django.utils import timezone
 
+from lifecycle.services import status_changes_record
 from organizations.models import ApiKey, ApiKeyScope, Organization
 
 
@@ -15,10 +16,11 @@ def api_key_create(*, organization: Organization, name: str, scopes: list[str] |
     return api_key, secret
 
 
-def api_keys_revoke(*, api_key_ids: Iterable[int], reason: str = "") -> list[ApiKey]:
+def api_keys_revoke(*, api_key_ids: Iterable[int], reason: str = "", actor: str = "") -> list[ApiKey]:
     """Revoke the given keys that are still active (revocation is one-way); return the keys revoked.
 
-    ``reason`` is accepted for the audit trail to come; nothing stores it yet."""
+    A key has no status column: each revocation goes into its status history as ``active`` → ``revoked``, with
+    ``actor`` (who) and ``reason`` (why), in the same transaction (one insert for all)."""
     with transaction.atomic():
         keys = list(
             ApiKey.objects.select_for_update().filter(pk__in=set(api_key_ids), revoked_at__isnull=True).order_by("pk")
@@ -27,4 +29,12 @@ def api_keys_revoke(*, api_key_ids: Iterable[int], reason: str = "") -> list[Api
         ApiKey.objects.filter(pk__in=[key.pk for key in keys]).update(revoked_at=now)
         for key in keys:
             key.revoked_at = now
+        status_changes_record(
+            model=ApiKey,
+            organization_id=None,
+            changes=[(key.pk, "active", "revoked", key.organization_id) for key in keys],
+            actor=actor,
+            reason=reason,
+            at=now,
+        )
     return keys

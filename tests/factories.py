@@ -226,3 +226,50 @@ class EngineRunFactory(DjangoModelFactory):
 
     started_at = EPOCH
     as_of = EPOCH
+
+
+def correction_with_line(distribution=None, **fields):
+    """A stored correction of a triggered distribution (one by default) with one line and its adjustment: the
+    shape ``distributions.corrections`` writes, for admin and constraint tests."""
+    from distributions.models import Correction, CorrectionLine
+
+    allocation = AllocationFactory(
+        **({"distribution": distribution} if distribution is not None else {}), value=1000, score=10
+    )
+    distribution = allocation.distribution
+    if distribution.triggered_at is None:
+        distribution.triggered_at = distribution.trigger_date
+        distribution.save(update_fields=["triggered_at"])
+    adjustment = ObligationFactory(
+        organization=distribution.organization,
+        collaborator=allocation.collaborator,
+        value=200,
+        status="approved",
+        award_type=AwardType.ADJUSTMENT,
+        reason="late credits",
+        adjusts_distribution=distribution,
+    )
+    correction = Correction.objects.create(
+        organization=distribution.organization,
+        distribution=distribution,
+        created_at=distribution.trigger_date,
+        actor="command:test",
+        reason=fields.pop("reason", "late credits"),
+        period_pool=1200,
+        pool=1200,
+        value=1200,
+        previous_value=1000,
+        adjustment_total=200,
+        **fields,
+    )
+    CorrectionLine.objects.create(
+        correction=correction,
+        collaborator=allocation.collaborator,
+        allocation=allocation,
+        adjustment=adjustment,
+        score=12,
+        previous_value=1000,
+        corrected_value=1200,
+        difference=200,
+    )
+    return correction

@@ -16,7 +16,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from collaborators.models import Collaborator, CollaboratorAlias
-from distributions.models import Allocation, Distribution, DistributionStatus, EngineRun
+from distributions.models import Allocation, Correction, Distribution, DistributionStatus, EngineRun
 from distributions.services import distributor_save_with_periods
 from distributions.trigger import distribution_period_pool
 from distributors.models import Distributor, RevenueEntry
@@ -41,6 +41,7 @@ from tests.factories import (
     OrganizationFactory,
     PayoutFactory,
     RevenueEntryFactory,
+    correction_with_line,
 )
 from tests.webhooks.factories import WebhookEndpointFactory, delivery_with_attempt
 from webhooks.models import WebhookDelivery, WebhookEndpoint
@@ -49,7 +50,7 @@ pytestmark = pytest.mark.django_db
 
 MAX_QUERIES = 25
 REGISTERED = sorted(admin.site._registry, key=lambda model: model._meta.label)
-READ_ONLY = [Distribution, Allocation, MetricCredit, CreditRequest, EngineRun, WebhookDelivery]
+READ_ONLY = [Distribution, Allocation, Correction, MetricCredit, CreditRequest, EngineRun, WebhookDelivery]
 _usernames = itertools.count()
 
 
@@ -77,6 +78,7 @@ BUILDERS = {
     Payout: PayoutFactory,
     Distribution: DistributionFactory,
     Allocation: AllocationFactory,
+    Correction: correction_with_line,
     EngineRun: EngineRunFactory,
     User: lambda: User.objects.create_user(username=f"user{next(_usernames)}"),
     Group: lambda: Group.objects.create(name=f"group {next(_usernames)}"),
@@ -123,6 +125,7 @@ def graph(db, admin_user):
     )
     AllocationFactory(distribution=triggered, collaborator=ann, value=1000, score=20, rank=1)
     AllocationFactory(distribution=triggered, collaborator=bob, value=500, score=10, rank=2)
+    correction_with_line(distribution=triggered)
     fulfillment = FulfillmentFactory(organization=organization, status="processing")
     payout = PayoutFactory(fulfillment=fulfillment, collaborator=ann, amount=700)
     ObligationFactory(organization=organization, collaborator=ann, value=700, status="approved", payout=payout)

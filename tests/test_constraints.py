@@ -714,3 +714,70 @@ def test_a_status_change_moves():
     StatusChange.objects.create(**row, from_status="pending", to_status="approved")
     with violates("statuschange_moves"):
         StatusChange.objects.create(**row, from_status="approved", to_status="approved")
+
+
+def test_a_correction_balances_and_has_a_reason():
+    from distributions.models import Correction
+    from tests.factories import correction_with_line
+
+    stored = correction_with_line()
+    fields = {
+        "organization": stored.organization,
+        "distribution": stored.distribution,
+        "created_at": stored.created_at,
+        "reason": "again",
+        "period_pool": 1300,
+        "pool": 1300,
+        "value": 1300,
+        "previous_value": 1200,
+        "adjustment_total": 100,
+    }
+    Correction.objects.create(**fields)
+    with violates("correction_balances"):
+        Correction.objects.create(**{**fields, "adjustment_total": 50})  # 1200 + 50 != 1300
+    with violates("correction_pool_split"):
+        Correction.objects.create(**{**fields, "pool": 1400})  # 1400 != 1300 + 0 + 0
+    with violates("correction_has_reason"):
+        Correction.objects.create(**{**fields, "reason": ""})
+    with violates("correction_amounts_nonneg"):
+        Correction.objects.create(
+            **{**fields, "pool": 1300, "value": 1400, "unallocated": -100, "previous_value": 1300}
+        )
+
+
+def test_a_correction_line_is_its_non_zero_difference_once_per_collaborator():
+    from distributions.models import CorrectionLine
+    from tests.factories import correction_with_line
+
+    correction = correction_with_line()
+    line = correction.lines.get()
+
+    def another(**changes):
+        adjustment = ObligationFactory(
+            organization=correction.organization,
+            collaborator=line.collaborator,
+            value=5,
+            award_type="adjustment",
+            reason="r",
+            adjusts_distribution=correction.distribution,
+        )
+        fields = {
+            "correction": correction,
+            "collaborator": CollaboratorFactory(organization=correction.organization),
+            "adjustment": adjustment,
+            "score": 1,
+            "previous_value": 10,
+            "corrected_value": 15,
+            "difference": 5,
+        }
+        return CorrectionLine.objects.create(**{**fields, **changes})
+
+    another()
+    with violates("correction_line_difference"):
+        another(difference=4)
+    with violates("correction_line_nonzero"):
+        another(corrected_value=10, difference=0)
+    with violates("correction_line_corrected_nonneg"):
+        another(previous_value=0, corrected_value=-5, difference=-5)
+    with violates("correction_line_unique_collaborator"):
+        another(collaborator=line.collaborator)

@@ -13,6 +13,8 @@ Extended (``?fields=`` or ``?include=extended``):
   carriedForward``.
 - ``triggeredAt``: when the engine triggered it (``null`` while pending or cancelled).
 - ``allocationCount``: number of allocations (a counting subquery, only when asked).
+- ``history``: its status moves, oldest first, ``{from, to, at, actor, reason}`` (its latest 50; one query for
+  the whole page, ``api.history``).
 - ``allocations`` (detail only): the first ``EMBEDDED_ALLOCATIONS`` (100) allocations, by rank then id (one
   query, only when asked); ``X-Allocation-Count`` and ``Link: rel="allocations"`` tell how many there are and
   where the rest are paged (``/distributions/{id}/allocations``, ``ALLOCATION_FIELDS``). The list refuses it
@@ -36,6 +38,7 @@ from django.db.models.functions import Coalesce, RowNumber
 from rest_framework import serializers
 
 from api.fields import FieldSet, annotated, batched, column, computed
+from api.history import status_history_field
 from distributions.explain import TIE_BREAK_NAMES, exact_share, share_percent
 from distributions.models import Allocation, Distribution, DistributionStatus, TieBreak
 from distributors.api.serializers import DISTRIBUTOR_FIELDS
@@ -298,6 +301,7 @@ DISTRIBUTION_FIELDS = FieldSet(
             extended=True,
         ),
         annotated("allocationCount", allocation_count, serializers.IntegerField(help_text="Number of allocations.")),
+        status_history_field(Distribution, DistributionStatus.choices),
         batched(
             "allocations",
             load_allocations,

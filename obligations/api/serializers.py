@@ -5,13 +5,15 @@ Core: ``id, collaboratorId, value, units, status, awardType, dateCreated, dateMo
 Extended (``?fields=`` or ``?include=extended``): ``description``, ``collaboratorName`` (a join),
 ``distributionId`` and ``allocationId`` (``null`` for a manual obligation; a join), ``payoutId`` (the
 payout of its fulfillment, once in one), ``releaseAt`` (when the heartbeat approves it if still pending: its
-distributor's holding period; ``null`` when not held).
+distributor's holding period; ``null`` when not held), ``history`` (its status moves, oldest first: ``{from, to,
+at, actor, reason}``, one query for the page; ``api.history``).
 """
 
 from rest_framework import serializers
 
 from api.fields import FieldSet, column
-from obligations.models import AwardType, ObligationStatus
+from api.history import status_history_field
+from obligations.models import AwardType, Obligation, ObligationStatus
 
 STATUS_DESCRIPTIONS = {
     ObligationStatus.PENDING: "Owed, awaiting approval.",
@@ -67,5 +69,6 @@ OBLIGATION_FIELDS = FieldSet(
             ),
             extended=True,
         ),
+        status_history_field(Obligation, ObligationStatus.choices),
     ],
 )

@@ -10,7 +10,7 @@ from tests.factories import AllocationFactory, CollaboratorAliasFactory, Collabo
 pytestmark = pytest.mark.django_db
 
 CORE = {"id", "collaboratorId", "value", "units", "status", "awardType", "dateCreated", "dateModified"}
-EXTENDED = {"description", "collaboratorName", "distributionId", "allocationId", "payoutId", "releaseAt"}
+EXTENDED = {"description", "collaboratorName", "distributionId", "allocationId", "payoutId", "releaseAt", "history"}
 
 
 @pytest.fixture
@@ -129,7 +129,7 @@ def test_a_page_of_1_costs_the_same_queries_as_a_page_of_100(api, organization):
             response = api.get(f"{BASE}/obligations", {"include": "extended", "number": number})
         assert len(response.json()) == number
         counts.append(len(context.captured_queries))
-    assert counts == [3, 3]  # key lookup, page (joins on its rows only), bounded total
+    assert counts == [4, 4]  # key lookup, page (joins on its rows only), history, bounded total
 
 
 def test_status_types(api):

@@ -51,14 +51,14 @@ def test_schema_lists_every_endpoint(schema):
         (
             "Distribution",
             {"id", "distributorId", "status", "value", "triggerDate", "dateCreated", "dateModified"},
-            {"distributorName", "distributorUnits", "allocationCount", "allocations", "periodStart", "pool"},
+            {"distributorName", "distributorUnits", "allocationCount", "allocations", "periodStart", "pool", "history"},
         ),
         (
             "Distributor",
             {"id", "name", "status", "units", "poolType", "poolAmount", "distributionType"},
             {"collaboratorCount", "metricTypes", "schedule", "nextTriggerDates", "currentDistribution"},
         ),
-        ("Obligation", {"id", "collaboratorId", "value", "status"}, {"distributionId", "collaboratorName"}),
+        ("Obligation", {"id", "collaboratorId", "value", "status"}, {"distributionId", "collaboratorName", "history"}),
     ],
 )
 def test_objects_document_core_and_extended_fields(schema, component, core, extended):

@@ -179,7 +179,7 @@ def test_allocations_carry_their_trace_without_extra_queries(api, open_period):
     api.get(f"{BASE}/distributions")
     with CaptureQueriesContext(connection) as context:
         row = api.get(f"{BASE}/distributions/{distribution.pk}", {"include": "extended"}).json()
-    assert len(context.captured_queries) == 3  # key, row, allocations (the trace joins the distribution)
+    assert len(context.captured_queries) == 4  # key, row, history, allocations (the trace joins the distribution)
     assert [a["trace"]["tieBreak"] for a in row["allocations"]] == [
         "collaboratorId",
         "collaboratorId",

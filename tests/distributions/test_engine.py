@@ -405,9 +405,9 @@ def test_on_postgresql_the_trigger_statement_count_does_not_grow_with_collaborat
     small = _trigger_statements(make_distributor, make_collaborators, 2)
     large = _trigger_statements(make_distributor, make_collaborators, 400)
     # savepoint, lock the distribution, bound the wait (lock_timeout), lock the distributor, unbind, settings,
-    # scores, one INSERT for obligations + allocations + their events, update, the distributor's
-    # distributed_through, the distribution's event, next period, release
-    assert small == large == 13
+    # scores, one INSERT for obligations + allocations + their events, update, its status history (one INSERT),
+    # the distributor's distributed_through, the distribution's event, next period, release
+    assert small == large == 14
 
 
 def test_an_active_distributor_left_without_a_pending_period_gets_the_next_one(make_distributor):

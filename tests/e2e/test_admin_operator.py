@@ -87,4 +87,5 @@ def test_an_operator_approves_an_obligation_of_their_organization_with_a_note(li
     foreign = rows_of(Obligation, bravo).first()
     page.goto(f"{live_server.url}/admin/obligations/obligation/{foreign.pk}/change/")
     assert "doesn’t exist" in page.inner_text("ul.messagelist")
-    assert rows_of(Obligation, bravo).filter(status=ObligationStatus.APPROVED).count() == 1  # its own, untouched
+    # Its own, untouched: the approved one in a payout and its correction's adjustment.
+    assert rows_of(Obligation, bravo).filter(status=ObligationStatus.APPROVED).count() == 2

@@ -53,7 +53,7 @@ def late_period(org):
 
 
 def test_correct_a_period_from_the_admin(live_server, page, staff, late_period):
-    distribution, (ada, alan) = late_period
+    distribution, _people = late_period
     log_in(page, live_server, VIEWPORT)
     run_action(
         page,

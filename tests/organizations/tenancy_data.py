@@ -29,6 +29,7 @@ from tests.factories import (
     PayoutFactory,
     RevenueEntryFactory,
     StaffUserFactory,
+    correction_with_line,
 )
 from tests.webhooks.factories import WebhookEndpointFactory, delivery_with_attempt
 
@@ -99,6 +100,7 @@ def world(organization: Organization, marker: str) -> None:
     )
     AllocationFactory(distribution=triggered, collaborator=people[0], value=1000, score=20, rank=1)
     AllocationFactory(distribution=triggered, collaborator=people[1], value=500, score=10, rank=2)
+    correction_with_line(distribution=triggered, reason=f"{marker} late credits")
     ObligationFactory(organization=organization, collaborator=people[0], value=300, description=f"{marker} bonus")
     processing = FulfillmentFactory(organization=organization, status="processing")
     unpaid = PayoutFactory(fulfillment=processing, collaborator=people[0], amount=700)

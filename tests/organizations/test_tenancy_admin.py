@@ -66,7 +66,7 @@ DELETE_ROLE = {
     "obligations.MinimumPayout": Role.ADMIN,
 }
 ACTION_ROLE = dict.fromkeys(
-    ["approve", "reject", "cancel", "adjust", "mark_paid", "mark_unpaid", "mark_failed"], Role.OPERATOR
+    ["approve", "reject", "cancel", "adjust", "correct", "mark_paid", "mark_unpaid", "mark_failed"], Role.OPERATOR
 )
 
 

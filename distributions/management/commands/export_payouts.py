@@ -39,7 +39,10 @@ class Command(OrganizationCommand):
         try:
             with transaction.atomic():
                 export = fulfillment_export_and_follow(
-                    fulfillment_id=options["fulfillment"], organization=organization, mark_paid=options["mark_paid"]
+                    fulfillment_id=options["fulfillment"],
+                    organization=organization,
+                    mark_paid=options["mark_paid"],
+                    actor="command:export_payouts",
                 )
                 if output:
                     directory = os.path.dirname(os.path.abspath(output))
