@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from collaborators.models import Collaborator
+from collaborators.selectors import collaborator_resolve
 from distributions.admin_explain import distribution_explanation
 from distributions.corrections import distribution_correct, distribution_correction_plan
 from distributions.explain import exact_share_text, format_amount, rounding_text, share_percent_text
@@ -24,8 +25,9 @@ from distributions.services import (
 )
 from distributors.admin import DistributorAdmin, MoneyAdminMixin, amount_html
 from distributors.models import Distributor
-from obligations.admin import ObligationAdmin, PayoutAdmin
+from obligations.admin import AdjustmentForm, ObligationAdmin, PayoutAdmin
 from obligations.models import Obligation, Payout
+from obligations.services import obligation_adjust
 from organizations.admin import (
     BoundedInlineFormSet,
     OrganizationTimesMixin,
@@ -288,8 +290,65 @@ class DistributionAdmin(
             context["explanation"] = distribution_explanation(request, obj)
         return super().render_change_form(request, context, add=add, change=change, form_url=form_url, obj=obj)
 
-    actions = ["correct"]
-    action_roles = {"correct": Role.OPERATOR}
+    actions = ["adjust", "correct"]
+    action_roles = {"adjust": Role.OPERATOR, "correct": Role.OPERATOR}
+
+    @admin.action(description="Adjust the selected distribution for one collaborator")
+    def adjust(self, request, queryset):
+        """One triggered distribution: a page asks for the collaborator (id or alias), the amount (negative claws
+        back) and the reason, then creates the adjustment in the distributor's units, linked to the distribution
+        (``obligations.services.obligation_adjust``). The distribution itself is not changed."""
+        chosen = list(queryset.select_related("distributor__organization", "organization").order_by("pk")[:2])
+        if len(chosen) != 1:
+            self.message_user(request, "Nothing changed: select exactly one distribution to adjust.", messages.ERROR)
+            return None
+        distribution = chosen[0]
+        if distribution.triggered_at is None:
+            self.message_user(
+                request,
+                f"Nothing changed: distribution {distribution.pk} is {distribution.status}; only a triggered "
+                "distribution can be adjusted.",
+                messages.ERROR,
+            )
+            return None
+        units = distribution.distributor.units
+        posted = request.POST if request.POST.get("post") == "yes" else None
+        form = DistributionAdjustmentForm(posted, units=units, organization=distribution.organization)
+        if form.is_bound and form.is_valid():
+            data = form.cleaned_data
+            try:
+                made = obligation_adjust(
+                    organization=distribution.organization,
+                    collaborator=data["collaborator"],
+                    value=data["value"],
+                    units=units,
+                    reason=data["reason"],
+                    adjusts_distribution=distribution,
+                )
+            except ValidationError as exc:
+                self.message_user(request, f"Nothing changed: {exc.messages[0]}", messages.ERROR)
+                return None
+            log_action(self, request, [distribution], f"Adjusted by adjustment {made.pk}.", data["reason"])
+            self.message_user(
+                request,
+                f"Adjustment {made} created for distribution {distribution.pk} (approved: the next fulfillment "
+                "nets it).",
+                messages.SUCCESS,
+            )
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Adjust distribution {distribution.pk}?",
+            "opts": self.model._meta,
+            "distribution": distribution,
+            "units": units,
+            "form": form,
+            "action": request.POST.get("action", "adjust"),
+            "selected": [distribution.pk],
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            "media": self.media,
+        }
+        return TemplateResponse(request, "admin/distributions/distribution/adjust.html", context)
 
     class Media:
         css = {"all": ["distributions/distribution_list.css"]}
@@ -364,6 +423,7 @@ class DistributionAdmin(
             "adjustment_total": amount_html(plan.adjustment_total, plan.units),
             "rows": rows,
             "more": len(plan.lines) - len(shown),
+            "submit_label": f"Write the {len(plan.lines)} adjustment{'' if len(plan.lines) == 1 else 's'}",
             "form": form,
             "action": request.POST.get("action", "correct"),
             "selected": [distribution.pk],
@@ -374,6 +434,32 @@ class DistributionAdmin(
 
 
 CORRECTION_LINES_SHOWN = 200
+
+
+class DistributionAdjustmentForm(AdjustmentForm):
+    """``AdjustmentForm`` plus who the adjustment is for: a collaborator of the distribution's organization, by id
+    or alias ``type:code``."""
+
+    field_order = ["collaborator", "value", "reason"]
+
+    collaborator = forms.CharField(
+        max_length=200,
+        help_text="Id, or alias type:code, of a collaborator of the distribution's organization.",
+        error_messages={"required": "Name the collaborator the adjustment is for."},
+    )
+
+    def __init__(self, *args, organization, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.organization = organization
+
+    def clean_collaborator(self):
+        ref = self.cleaned_data["collaborator"].strip()
+        try:
+            return collaborator_resolve(organization=self.organization, ref=ref)
+        except Collaborator.DoesNotExist:
+            raise forms.ValidationError(
+                f"No collaborator '{ref}' in organization '{self.organization.slug}'."
+            ) from None
 
 
 class CorrectionForm(forms.Form):

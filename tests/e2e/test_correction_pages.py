@@ -84,3 +84,39 @@ def test_correct_a_period_from_the_admin(live_server, page, staff, late_period):
     page.goto(f"{live_server.url}/admin/distributions/distribution/{distribution.pk}/change/")
     save(page, "correction_distribution")
     assert page.get_by_role("link", name=f"Correction {correction.pk}").is_visible()
+
+
+def test_adjust_a_distribution_for_one_collaborator_from_the_admin(live_server, page, staff, late_period, org):
+    from obligations.models import Obligation
+
+    distribution, _people = late_period
+    missed = CollaboratorFactory(organization=org, full_name="Grace Hopper")
+    log_in(page, live_server, VIEWPORT)
+    run_action(
+        page,
+        f"{live_server.url}/admin/distributions/distribution/",
+        distribution.pk,
+        "Adjust the selected distribution for one collaborator",
+    )
+    page.wait_for_selector("#adjust-form")
+    page.fill("#id_collaborator", "nobody")
+    page.fill("#id_value", "12.345")
+    page.fill("#id_reason", "Missed by the CRM export")
+    page.click("#adjust-form input[type=submit]")
+    page.wait_for_selector(".errornote")
+    text = page.inner_text("#adjust-form")
+    assert "No collaborator 'nobody'" in text and "more decimal places than USD allows" in text
+    assert not Obligation.objects.filter(award_type="adjustment").exists()
+    page.fill("#id_collaborator", str(missed.pk))
+    page.fill("#id_value", "12.50")
+    save(page, "distribution_adjust")
+    page.click("#adjust-form input[type=submit]")
+    page.wait_for_selector(".messagelist")
+    made = Obligation.objects.get(award_type="adjustment")
+    assert (made.collaborator_id, made.value, made.units, made.adjusts_distribution_id) == (
+        missed.pk,
+        1250,
+        "USD",
+        distribution.pk,
+    )
+    assert f"created for distribution {distribution.pk}" in page.inner_text(".messagelist")
