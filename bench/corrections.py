@@ -225,6 +225,7 @@ def _measure(distributor_id: int, booked: dict, profile: str | None) -> dict:
     corrections.split_pool = timed("plan.split", corrections.split_pool)
     corrections.distribution_correction_plan = timed("plan", corrections.distribution_correction_plan)
     corrections.obligation_adjustments_create = timed("adjustments", corrections.obligation_adjustments_create)
+    corrections._write_lines_postgresql = timed("write lines", corrections._write_lines_postgresql)
     connection._commit = timed("commit", connection._commit)
 
     def step(name: str, function, prof=None) -> tuple[object, dict]:

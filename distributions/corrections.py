@@ -35,17 +35,19 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import BigIntegerField, Count, Min, Sum
 from django.db.models.functions import Cast
 from django.utils import timezone
 
 from collaborators.models import Collaborator, CollaboratorStatus
 from distributions.engine.splits import TOP_N, ScoredCollaborator, split_pool
+from distributions.events import obligations_created_event_cte
 from distributions.models import Allocation, Correction, CorrectionLine, Distribution
 from distributions.trigger import BASIS_POINTS
 from distributors.models import Distributor, Eligibility, PoolResolver, RevenueEntry
 from metrics.models import MetricCredit
+from obligations.models import AwardType, Obligation, ObligationStatus
 from obligations.services import obligation_adjustments_create
 
 REASON_MAX_LENGTH = Correction._meta.get_field("reason").max_length
@@ -267,28 +269,117 @@ def distribution_correct(
             late_credits=plan.late_credits,
             late_revenue_entries=plan.late_revenue_entries,
         )
-        adjustments = obligation_adjustments_create(
-            organization_id=locked.organization_id,
-            adjusts_distribution=locked,
-            units=plan.units,
-            values=[(line.collaborator_id, line.difference) for line in plan.lines],
-            reason=f"Correction {correction.pk}: {reason}",
-        )
-        CorrectionLine.objects.bulk_create(
-            [
-                CorrectionLine(
-                    correction=correction,
-                    collaborator_id=line.collaborator_id,
-                    allocation_id=line.allocation_id,
-                    adjustment=adjustment,
-                    score=line.score,
-                    previous_value=line.previous_value,
-                    corrected_value=line.corrected_value,
-                    difference=line.difference,
-                )
-                for line, adjustment in zip(plan.lines, adjustments, strict=True)
-            ],
-            batch_size=1000,
+        writer = _write_lines_postgresql if connection.vendor == "postgresql" else _write_lines_bulk_create
+        writer(
+            correction=correction,
+            plan=plan,
+            reason=f"Correction {correction.pk}: {reason}"[: Obligation._meta.get_field("reason").max_length],
+            description=f"Correction {correction.pk} of distribution {locked.pk}",
         )
         plan.correction = correction
     return plan
+
+
+def _write_lines_bulk_create(*, correction: Correction, plan: CorrectionPlan, reason: str, description: str) -> None:
+    """The adjustments, their lines and events through the ORM (SQLite; a few statements per 1,000 lines)."""
+    adjustments = obligation_adjustments_create(
+        organization_id=correction.organization_id,
+        adjusts_distribution=correction.distribution,
+        units=plan.units,
+        values=[(line.collaborator_id, line.difference) for line in plan.lines],
+        reason=reason,
+        description=description,
+    )
+    CorrectionLine.objects.bulk_create(
+        [
+            CorrectionLine(
+                correction=correction,
+                collaborator_id=line.collaborator_id,
+                allocation_id=line.allocation_id,
+                adjustment=adjustment,
+                score=line.score,
+                previous_value=line.previous_value,
+                corrected_value=line.corrected_value,
+                difference=line.difference,
+            )
+            for line, adjustment in zip(plan.lines, adjustments, strict=True)
+        ],
+        batch_size=1000,
+    )
+
+
+def _bigint_array(values: Iterable[int | None]) -> str:
+    return "{" + ",".join("NULL" if value is None else str(int(value)) for value in values) + "}"
+
+
+def _write_lines_postgresql(*, correction: Correction, plan: CorrectionPlan, reason: str, description: str) -> None:
+    """The adjustments, their lines and their ``obligation.created`` events in one statement (PostgreSQL), as the
+    trigger writes its shares: the lines come in as arrays, the obligations' ``RETURNING`` feeds the lines and the
+    events, nothing is read back. The rows equal those of ``_write_lines_bulk_create``."""
+    obligation, line = Obligation._meta, CorrectionLine._meta
+    now = timezone.now()
+
+    def col(meta, name: str) -> str:
+        return connection.ops.quote_name(meta.get_field(name).column)
+
+    event_cte, event_params = obligations_created_event_cte(
+        organization_id=correction.organization_id,
+        units=plan.units,
+        status=ObligationStatus.APPROVED,
+        award_type=AwardType.ADJUSTMENT,
+        occurred_at=now,
+    )
+    obligation_columns = ", ".join(
+        col(obligation, name)
+        for name in (
+            "organization", "collaborator", "value", "units", "status", "award_type", "description", "reason",
+            "adjusts_distribution", "created_at", "modified_at",
+        )
+    )  # fmt: skip
+    line_columns = ", ".join(
+        col(line, name)
+        for name in (
+            "correction", "collaborator", "allocation", "adjustment", "score", "previous_value", "corrected_value",
+            "difference",
+        )
+    )  # fmt: skip
+    sql = f"""/* distribution correction: {obligation.db_table} + {line.db_table} */
+        WITH line AS (
+            SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[])
+                WITH ORDINALITY AS l(collaborator_id, allocation_id, score, previous_value, corrected_value, position)
+        ), obligation AS (
+            INSERT INTO {connection.ops.quote_name(obligation.db_table)} ({obligation_columns})
+            SELECT %s, collaborator_id, corrected_value - previous_value, %s, %s, %s, %s, %s, %s, %s, %s
+            FROM line ORDER BY position
+            RETURNING {col(obligation, "id")} AS id, {col(obligation, "collaborator")} AS collaborator_id,
+                {col(obligation, "value")} AS value
+        ), correction_line AS (
+            INSERT INTO {connection.ops.quote_name(line.db_table)} ({line_columns})
+            SELECT %s, line.collaborator_id, line.allocation_id, obligation.id, line.score, line.previous_value,
+                line.corrected_value, line.corrected_value - line.previous_value
+            FROM line JOIN obligation ON obligation.collaborator_id = line.collaborator_id
+            ORDER BY line.position
+        ){event_cte}
+        SELECT 1
+    """  # identifiers come from model metadata; every value is a parameter
+    lines = plan.lines
+    params = [
+        _bigint_array(item.collaborator_id for item in lines),
+        _bigint_array(item.allocation_id for item in lines),
+        _bigint_array(item.score for item in lines),
+        _bigint_array(item.previous_value for item in lines),
+        _bigint_array(item.corrected_value for item in lines),
+        correction.organization_id,
+        plan.units,
+        ObligationStatus.APPROVED,
+        AwardType.ADJUSTMENT,
+        description,
+        reason,
+        correction.distribution_id,
+        now,
+        now,
+        correction.pk,
+        *event_params,
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)

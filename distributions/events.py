@@ -81,6 +81,28 @@ def record_trigger_rows(
     )
 
 
+def obligations_created_event_cte(
+    *, organization_id: int, units: str, status: str, award_type: str, occurred_at: datetime
+) -> tuple[str, list[Any]]:
+    """``obligation.created`` for the rows of a statement's CTE ``obligation`` (``id, collaborator_id, value``), as
+    a data-modifying CTE (PostgreSQL): ``, obligation_event AS (…)`` and its parameters. The payload equals
+    ``obligation_payload`` for rows that share status, units, award type and instants."""
+    table = connection.ops.quote_name(Event._meta.db_table)
+    instant = iso_utc(occurred_at)
+    sql = f""", obligation_event AS (
+            INSERT INTO {table} ({EVENT_COLUMNS})
+            SELECT %s::bigint, %s::text, %s::timestamptz, 'obligation:' || o.id,
+                jsonb_build_object('id', o.id, 'collaboratorId', o.collaborator_id, 'value', o.value,
+                    'units', %s::text, 'status', %s::text, 'awardType', %s::text,
+                    'dateCreated', %s::text, 'dateModified', %s::text), false
+            FROM obligation AS o ORDER BY o.id
+        )"""
+    return sql, [organization_id, OBLIGATION_CREATED, occurred_at, units, status, award_type, instant, instant]
+
+
+EVENT_COLUMNS = "organization_id, type, occurred_at, object_key, payload, dispatched"
+
+
 def trigger_rows_event_ctes(
     *, organization_id: int, distribution_id: int, units: str, status: str, occurred_at: datetime
 ) -> tuple[str, list[Any]]:
@@ -91,24 +113,20 @@ def trigger_rows_event_ctes(
     ``allocation`` CTE) and its parameters. The payloads equal ``obligation_payload`` / ``allocation_payload``
     (every row of one trigger has the same status, units and instants). Both types are written by one statement,
     so their ids may interleave; each object's own events stay in order."""
-    table = connection.ops.quote_name(Event._meta.db_table)
-    columns = "organization_id, type, occurred_at, object_key, payload, dispatched"
-    instant = iso_utc(occurred_at)
-    sql = f""", obligation_event AS (
-            INSERT INTO {table} ({columns})
-            SELECT %s::bigint, %s::text, %s::timestamptz, 'obligation:' || o.id,
-                jsonb_build_object('id', o.id, 'collaboratorId', o.collaborator_id, 'value', o.value,
-                    'units', %s::text, 'status', %s::text, 'awardType', %s::text,
-                    'dateCreated', %s::text, 'dateModified', %s::text), false
-            FROM obligation AS o ORDER BY o.id
-        ), allocation_event AS (
-            INSERT INTO {table} ({columns})
+    sql, params = obligations_created_event_cte(
+        organization_id=organization_id,
+        units=units,
+        status=status,
+        award_type=AwardType.DISTRIBUTION,
+        occurred_at=occurred_at,
+    )
+    sql += f""", allocation_event AS (
+            INSERT INTO {connection.ops.quote_name(Event._meta.db_table)} ({EVENT_COLUMNS})
             SELECT %s::bigint, %s::text, %s::timestamptz, 'allocation:' || a.id,
                 jsonb_build_object('id', a.id, 'distributionId', %s::bigint, 'obligationId', a.obligation_id,
                     'collaboratorId', a.collaborator_id, 'status', %s::text, 'value', a.value, 'score', a.score,
                     'rank', a.rank), false
             FROM allocation AS a ORDER BY a.id
         )"""
-    params = [organization_id, OBLIGATION_CREATED, occurred_at, units, status, AwardType.DISTRIBUTION, instant]
-    params += [instant, organization_id, ALLOCATION_CREATED, occurred_at, distribution_id, status]
+    params += [organization_id, ALLOCATION_CREATED, occurred_at, distribution_id, status]
     return sql, params

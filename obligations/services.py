@@ -373,7 +373,13 @@ def obligation_adjust(
 
 
 def obligation_adjustments_create(
-    *, organization_id: int, adjusts_distribution, units: str, values: list[tuple[int, int]], reason: str
+    *,
+    organization_id: int,
+    adjusts_distribution,
+    units: str,
+    values: list[tuple[int, int]],
+    reason: str,
+    description: str = "",
 ) -> list[Obligation]:
     """Create one approved adjustment obligation per ``(collaborator_id, value)`` (non-zero values), all
     correcting ``adjusts_distribution``, in one bulk insert plus their ``obligation.created`` events, in the
@@ -391,7 +397,7 @@ def obligation_adjustments_create(
             units=units,
             status=ObligationStatus.APPROVED,
             award_type=AwardType.ADJUSTMENT,
-            description=f"Correction of {target}: {format_amount(value, units)}"[:300],
+            description=(description or f"Correction of {target}: {format_amount(value, units)}")[:300],
             reason=reason[: Obligation._meta.get_field("reason").max_length],
             adjusts_distribution=adjusts_distribution,
         )

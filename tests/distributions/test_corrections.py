@@ -299,3 +299,19 @@ def test_two_corrections_at_once_write_the_difference_once(make_distributor, mak
     assert sum(1 for correction in results if correction is not None) == 1
     assert Correction.objects.count() == 1
     assert owed(distribution) == {a.pk: 80_000, b.pk: 20_000}
+
+
+def test_each_adjustment_of_a_correction_has_its_created_event(period):
+    from events.models import Event
+    from obligations.events import obligation_payload
+
+    distributor, distribution, (a, _, _) = period
+    late_credit(a, distributor, 10)
+    correction = distribution_correct(distribution=distribution, apply=True, reason="sync", actor="t").correction
+    adjustments = list(Obligation.objects.filter(correction_line__correction=correction).order_by("pk"))
+    assert len(adjustments) == 3
+    for adjustment in adjustments:
+        (event,) = Event.objects.filter(type="obligation.created", object_key=f"obligation:{adjustment.pk}")
+        assert event.payload == obligation_payload(adjustment)
+        assert adjustment.description == f"Correction {correction.pk} of distribution {distribution.pk}"
+        assert adjustment.reason == f"Correction {correction.pk}: sync"
