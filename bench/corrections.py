@@ -46,7 +46,6 @@ import argparse
 import json
 import os
 import resource
-import subprocess
 import sys
 import time
 from datetime import UTC, datetime
@@ -101,18 +100,7 @@ def measure(collaborators: int = 100_000, database_url: str | None = None, profi
 
 def _trigger(engine, url: str, distributor_id: int, collaborators: int) -> float:
     """January triggered by the real heartbeat in a fresh process (``bench/engine.py --measure``)."""
-    child = subprocess.run(
-        [sys.executable, engine.__file__, "--measure", str(distributor_id), "--database-url", url],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if child.returncode != 0:
-        raise BenchFailure(f"bench/engine.py --measure failed:\n{child.stdout[-2000:]}\n{child.stderr[-4000:]}")
-    run = json.loads(child.stdout.strip().splitlines()[-1])
-    if run["allocations"] != collaborators or run["allocations_total"] != engine.POOL:
-        raise BenchFailure(f"trigger: {run['allocations']} allocations totalling {run['allocations_total']}")
-    return run["wall_seconds"]
+    return engine.measure_in_fresh_process(url, distributor_id, BenchFailure, collaborators)["wall_seconds"]
 
 
 def _book_late(distributor_id: int, collaborators: int) -> dict:
@@ -198,7 +186,7 @@ def _measure(distributor_id: int, booked: dict, profile: str | None) -> dict:
     from django.db.models import Sum
 
     from bench.cpu import CpuMeter
-    from bench.engine import AS_OF, POOL
+    from bench.engine import AS_OF, POOL, timed
     from distributions import corrections
     from distributions.models import Allocation, CorrectionLine, Distribution
     from obligations.models import AwardType, Obligation
@@ -206,27 +194,17 @@ def _measure(distributor_id: int, booked: dict, profile: str | None) -> dict:
     phases: dict[str, float] = {}
     statements = [0]
 
-    def timed(name, function):
-        def wrapper(*args, **kwargs):
-            started = time.perf_counter()
-            try:
-                return function(*args, **kwargs)
-            finally:
-                phases[name] = phases.get(name, 0.0) + time.perf_counter() - started
-
-        return wrapper
-
     def count(execute, sql, params, many, context):
         statements[0] += 1
         return execute(sql, params, many, context)
 
     # The module's own functions, wrapped for the phase figures (distribution_correct calls them by name).
-    corrections._corrected_scores = timed("plan.scores", corrections._corrected_scores)
-    corrections.split_pool = timed("plan.split", corrections.split_pool)
-    corrections.distribution_correction_plan = timed("plan", corrections.distribution_correction_plan)
-    corrections.obligation_adjustments_create = timed("adjustments", corrections.obligation_adjustments_create)
-    corrections._write_lines_postgresql = timed("write lines", corrections._write_lines_postgresql)
-    connection._commit = timed("commit", connection._commit)
+    corrections._corrected_scores = timed(phases, "plan.scores", corrections._corrected_scores)
+    corrections.split_pool = timed(phases, "plan.split", corrections.split_pool)
+    corrections.distribution_correction_plan = timed(phases, "plan", corrections.distribution_correction_plan)
+    corrections.obligation_adjustments_create = timed(phases, "adjustments", corrections.obligation_adjustments_create)
+    corrections._write_lines_postgresql = timed(phases, "write lines", corrections._write_lines_postgresql)
+    connection._commit = timed(phases, "commit", connection._commit)
 
     def step(name: str, function, prof=None) -> tuple[object, dict]:
         phases.clear()
@@ -351,17 +329,6 @@ def _measure(distributor_id: int, booked: dict, profile: str | None) -> dict:
     }
 
 
-def _fresh_database(pg: str) -> tuple[str, str]:
-    """A new, migrated database named like ``bench/run.py``'s (``bench_run_<pid>_<start>_corrections``)."""
-    from bench.run import PREFIX, create_database
-
-    name = PREFIX + "corrections"
-    url = create_database(pg, name)
-    env = {**os.environ, "DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "config.settings.local", "DEBUG": "false"}
-    subprocess.run([sys.executable, "manage.py", "migrate", "--verbosity", "0"], cwd=ROOT, env=env, check=True)
-    return name, url
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--collaborators", type=int, default=100_000)
@@ -372,13 +339,10 @@ def main() -> int:
     if args.database_url:
         print(json.dumps(measure(args.collaborators, args.database_url, args.profile), indent=2))
         return 0
-    from bench.run import drop_databases
+    from bench.run import fresh_database
 
-    name, url = _fresh_database(args.pg)
-    try:
+    with fresh_database(args.pg, "corrections") as url:
         print(json.dumps(measure(args.collaborators, url, args.profile), indent=2))
-    finally:
-        drop_databases(args.pg, [name])
     return 0
 
 

@@ -190,6 +190,47 @@ def reset(analyze: bool = True) -> int:
     return distributor_id
 
 
+def timed(phases: dict[str, float], name: str, function):
+    """``function`` wrapped to add the wall seconds of each call to ``phases[name]`` (the phase figures)."""
+
+    def wrapper(*args, **kwargs):
+        started = time.perf_counter()
+        try:
+            return function(*args, **kwargs)
+        finally:
+            phases[name] = phases.get(name, 0.0) + time.perf_counter() - started
+
+    return wrapper
+
+
+def measure_in_fresh_process(
+    database_url: str,
+    distributor_id: int,
+    failure: type[Exception],
+    collaborators: int | None = None,
+    what: str = "trigger",
+    timeout: float | None = None,
+) -> dict:
+    """``measure`` in a fresh process (``bench/engine.py --measure``, bounded by ``timeout``): its figures.
+
+    Raises ``failure`` (the caller's ``BenchFailure``) if the child fails or, when ``collaborators`` is given,
+    if the trigger did not write that many allocations summing to the pool (the message starts with ``what``).
+    """
+    child = subprocess.run(
+        [sys.executable, __file__, "--measure", str(distributor_id), "--database-url", database_url],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    if child.returncode != 0:
+        raise failure(f"bench/engine.py --measure failed:\n{child.stdout[-2000:]}\n{child.stderr[-4000:]}")
+    run = json.loads(child.stdout.strip().splitlines()[-1])
+    if collaborators is not None and (run["allocations"] != collaborators or run["allocations_total"] != POOL):
+        raise failure(f"{what}: {run['allocations']} allocations totalling {run['allocations_total']}")
+    return run
+
+
 def measure(distributor_id: int, profile: str | None = None) -> dict:
     """Run the heartbeat for the one distributor; runs in its own process. ``profile``: write a cProfile
     summary (cumulative, top 60) to that file."""
@@ -211,21 +252,11 @@ def measure(distributor_id: int, profile: str | None = None) -> dict:
         finally:
             statements.append(f"{time.perf_counter() - started:6.2f} s  {' '.join(sql.split())[:80]}")
 
-    def timed(name, function):
-        def wrapper(*args, **kwargs):
-            started = time.perf_counter()
-            try:
-                return function(*args, **kwargs)
-            finally:
-                phases[name] = phases.get(name, 0.0) + time.perf_counter() - started
-
-        return wrapper
-
-    trigger.distribution_period_pool_derivation = timed("pool", trigger.distribution_period_pool_derivation)
-    trigger.distribution_scores = timed("scores query", trigger.distribution_scores)
-    trigger.split_pool = timed("split", trigger.split_pool)
-    trigger.distribution_plan_write = timed("write", trigger.distribution_plan_write)
-    connection._commit = timed("commits (deferred foreign-key checks)", connection._commit)
+    trigger.distribution_period_pool_derivation = timed(phases, "pool", trigger.distribution_period_pool_derivation)
+    trigger.distribution_scores = timed(phases, "scores query", trigger.distribution_scores)
+    trigger.split_pool = timed(phases, "split", trigger.split_pool)
+    trigger.distribution_plan_write = timed(phases, "write", trigger.distribution_plan_write)
+    connection._commit = timed(phases, "commits (deferred foreign-key checks)", connection._commit)
 
     from bench.cpu import CpuMeter
 

@@ -68,6 +68,8 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -176,13 +178,31 @@ def drop_databases(pg: str, names: list[str]) -> None:
                 conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def create_template(pg: str, timeout: float) -> None:
-    """Migrate ``bench_run_template`` once; every other bench database is a (fast) copy of it."""
-    url = create_database(pg, TEMPLATE)
+def create_migrated_database(pg: str, name: str, timeout: float | None = None) -> str:
+    """``create_database`` (empty), then ``manage.py migrate`` in it (bounded by ``timeout``); returns its URL."""
+    url = create_database(pg, name)
     env = {**os.environ, "DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "config.settings.local", "DEBUG": "false"}
     subprocess.run(
         [sys.executable, "manage.py", "migrate", "--verbosity", "0"], cwd=ROOT, env=env, check=True, timeout=timeout
     )
+    return url
+
+
+@contextmanager
+def fresh_database(pg: str, part: str) -> Iterator[str]:
+    """A new, migrated database ``bench_run_<pid>_<start>_<part>`` (unique to the run) for a part script run
+    alone (``bench/corrections.py``, ``bench/webhooks.py``): yields its URL, drops it on the way out."""
+    name = PREFIX + part
+    url = create_migrated_database(pg, name)
+    try:
+        yield url
+    finally:
+        drop_databases(pg, [name])
+
+
+def create_template(pg: str, timeout: float) -> None:
+    """Migrate ``bench_run_template`` once; every other bench database is a (fast) copy of it."""
+    create_migrated_database(pg, TEMPLATE, timeout)
 
 
 # --------------------------------------------------------------------------- parts (each in its own process)
@@ -239,16 +259,7 @@ def part_engine(pg: str, database: str, collaborators: int, repeat: int, timeout
         trigger_settings = sql_baseline.DEFAULT_TRIGGER_SETTINGS
 
     def measure_engine() -> dict:
-        child = subprocess.run(
-            [sys.executable, engine.__file__, "--measure", str(distributor_id), "--database-url", url],
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
-        if child.returncode != 0:
-            raise BenchFailure(f"bench/engine.py --measure failed:\n{child.stdout[-2000:]}\n{child.stderr[-4000:]}")
-        return json.loads(child.stdout.strip().splitlines()[-1])
+        return engine.measure_in_fresh_process(url, distributor_id, BenchFailure, timeout=timeout)
 
     def compare(expected: dict, actual: dict, what: str) -> None:
         if actual != expected:
@@ -556,18 +567,7 @@ def part_engine_1m(pg: str, database: str, collaborators: int, timeout: float) -
     started = time.perf_counter()
     distributor_id = engine.build(collaborators, collaborators * CREDITS_PER_COLLABORATOR)
     build_seconds = time.perf_counter() - started
-    child = subprocess.run(
-        [sys.executable, engine.__file__, "--measure", str(distributor_id), "--database-url", url],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-    if child.returncode != 0:
-        raise BenchFailure(f"bench/engine.py --measure failed:\n{child.stdout[-2000:]}\n{child.stderr[-4000:]}")
-    run = json.loads(child.stdout.strip().splitlines()[-1])
-    if run["allocations"] != collaborators or run["allocations_total"] != engine.POOL:
-        raise BenchFailure(f"1M trigger: {run['allocations']} allocations totalling {run['allocations_total']}")
+    run = engine.measure_in_fresh_process(url, distributor_id, BenchFailure, collaborators, "1M trigger", timeout)
     return {
         "engine_1m_collaborators": collaborators,
         "engine_1m_credits": collaborators * CREDITS_PER_COLLABORATOR,

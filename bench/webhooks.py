@@ -29,7 +29,6 @@ import argparse
 import json
 import multiprocessing
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -169,17 +168,6 @@ def _measure(events: int, port: int) -> dict:
         organization.delete()  # its events, endpoint, deliveries and attempts go with it
 
 
-def _fresh_database(pg: str) -> tuple[str, str]:
-    """A new, migrated database named like ``bench/run.py``'s (``bench_run_<pid>_<start>_webhooks``)."""
-    from bench.run import PREFIX, create_database
-
-    name = PREFIX + "webhooks"
-    url = create_database(pg, name)
-    env = {**os.environ, "DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "config.settings.local", "DEBUG": "false"}
-    subprocess.run([sys.executable, "manage.py", "migrate", "--verbosity", "0"], cwd=ROOT, env=env, check=True)
-    return name, url
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=2000)
@@ -189,13 +177,10 @@ def main() -> int:
     if args.database_url:
         print(json.dumps(measure(args.events, args.database_url), indent=2))
         return 0
-    from bench.run import drop_databases
+    from bench.run import fresh_database
 
-    name, url = _fresh_database(args.pg)
-    try:
+    with fresh_database(args.pg, "webhooks") as url:
         print(json.dumps(measure(args.events, url), indent=2))
-    finally:
-        drop_databases(args.pg, [name])
     return 0
 
 

@@ -4,9 +4,7 @@ of ``distributions.services`` that keeps the distributions in step (the lower ap
 
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.admin import helpers
 from django.core.exceptions import ValidationError
-from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
 
@@ -25,8 +23,8 @@ from distributions.services import (
 )
 from distributors.admin import DistributorAdmin, MoneyAdminMixin, amount_html
 from distributors.models import Distributor
-from obligations.admin import AdjustmentForm, ObligationAdmin, PayoutAdmin
-from obligations.models import Obligation, Payout
+from obligations.admin import AdjustmentForm, ObligationAdmin, PayoutAdmin, adjustment_action
+from obligations.models import Obligation, ObligationStatus, Payout
 from obligations.services import obligation_adjust
 from organizations.admin import (
     BoundedInlineFormSet,
@@ -35,6 +33,8 @@ from organizations.admin import (
     StatusHistoryMixin,
     TenantAdminMixin,
     TenantInlineMixin,
+    action_page,
+    confirmed_post,
     instant_html,
     local_time_column,
     log_action,
@@ -312,43 +312,27 @@ class DistributionAdmin(
             )
             return None
         units = distribution.distributor.units
-        posted = request.POST if request.POST.get("post") == "yes" else None
-        form = DistributionAdjustmentForm(posted, units=units, organization=distribution.organization)
-        if form.is_bound and form.is_valid():
-            data = form.cleaned_data
-            try:
-                made = obligation_adjust(
-                    organization=distribution.organization,
-                    collaborator=data["collaborator"],
-                    value=data["value"],
-                    units=units,
-                    reason=data["reason"],
-                    adjusts_distribution=distribution,
-                )
-            except ValidationError as exc:
-                self.message_user(request, f"Nothing changed: {exc.messages[0]}", messages.ERROR)
-                return None
-            log_action(self, request, [distribution], f"Adjusted by adjustment {made.pk}.", data["reason"])
-            self.message_user(
-                request,
-                f"Adjustment {made} created for distribution {distribution.pk} (approved: the next fulfillment "
-                "nets it).",
-                messages.SUCCESS,
-            )
-            return None
-        context = {
-            **self.admin_site.each_context(request),
-            "title": f"Adjust distribution {distribution.pk}?",
-            "opts": self.model._meta,
-            "distribution": distribution,
-            "units": units,
-            "form": form,
-            "action": request.POST.get("action", "adjust"),
-            "selected": [distribution.pk],
-            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
-            "media": self.media,
-        }
-        return TemplateResponse(request, "admin/distributions/distribution/adjust.html", context)
+        return adjustment_action(
+            self,
+            request,
+            form=DistributionAdjustmentForm(
+                confirmed_post(request), units=units, organization=distribution.organization
+            ),
+            target=f"distribution {distribution.pk}",
+            create=lambda data: obligation_adjust(
+                organization=distribution.organization,
+                collaborator=data["collaborator"],
+                value=data["value"],
+                units=units,
+                reason=data["reason"],
+                adjusts_distribution=distribution,
+            ),
+            template="admin/distributions/distribution/adjust.html",
+            title=f"Adjust distribution {distribution.pk}?",
+            selected=[distribution.pk],
+            distribution=distribution,
+            units=units,
+        )
 
     class Media:
         css = {"all": ["distributions/distribution_list.css"]}
@@ -363,7 +347,7 @@ class DistributionAdmin(
             self.message_user(request, "Nothing changed: select exactly one distribution to correct.", messages.ERROR)
             return None
         distribution = chosen[0]
-        form = CorrectionForm(request.POST if request.POST.get("post") == "yes" else None)
+        form = CorrectionForm(confirmed_post(request))
         try:
             if form.is_bound and form.is_valid():
                 reason = form.cleaned_data["reason"]
@@ -372,6 +356,7 @@ class DistributionAdmin(
                     apply=True,
                     reason=reason,
                     actor=f"staff:{request.user.get_username()}",
+                    expect=request.POST.get("expect", ""),  # the fingerprint of the lines the page showed
                 )
                 if plan.correction is None:
                     self.message_user(
@@ -381,14 +366,24 @@ class DistributionAdmin(
                     )
                     return None
                 log_action(self, request, [distribution], f"Corrected (correction {plan.correction.pk}).", reason)
+                pending = sum(1 for line in plan.lines if line.status == ObligationStatus.PENDING)
                 self.message_user(
                     request,
                     f"Correction {plan.correction.pk} of distribution {distribution.pk}: {len(plan.lines)} "
                     f"adjustment(s), {format_amount(plan.adjustment_total, plan.units)} in all (approved: the next "
-                    "fulfillment nets them).",
+                    "fulfillment nets them"
+                    + (f"; {pending} pending, for collaborators staff refused before" if pending else "")
+                    + ").",
                     messages.SUCCESS,
                 )
                 return None
+        except ValidationError as exc:
+            if "expect" not in getattr(exc, "message_dict", {}):
+                self.message_user(request, f"Nothing changed: {exc.messages[0]}", messages.ERROR)
+                return None
+            # The ledger moved since the page was shown: nothing was written; show the page again as it is now.
+            self.message_user(request, f"Nothing changed: {exc.messages[0]}", messages.WARNING)
+        try:
             plan = distribution_correction_plan(distribution=distribution)
         except ValidationError as exc:
             self.message_user(request, f"Nothing changed: {exc.messages[0]}", messages.ERROR)
@@ -406,31 +401,31 @@ class DistributionAdmin(
                 "previous": amount_html(line.previous_value, plan.units),
                 "corrected": amount_html(line.corrected_value, plan.units),
                 "difference": amount_html(line.difference, plan.units),
+                "status": line.status,
             }
             for line in shown
         ]
-        context = {
-            **self.admin_site.each_context(request),
-            "title": f"Correct distribution {distribution.pk}?",
-            "opts": self.model._meta,
-            "distribution": distribution,
-            "period": period_column()(distribution),
-            "plan": plan,
-            "pool": amount_html(plan.corrected_pool, plan.units),
-            "original_pool": amount_html(distribution.pool, plan.units),
-            "previous_value": amount_html(plan.previous_value, plan.units),
-            "value": amount_html(plan.value, plan.units),
-            "adjustment_total": amount_html(plan.adjustment_total, plan.units),
-            "rows": rows,
-            "more": len(plan.lines) - len(shown),
-            "submit_label": f"Write the {len(plan.lines)} adjustment{'' if len(plan.lines) == 1 else 's'}",
-            "form": form,
-            "action": request.POST.get("action", "correct"),
-            "selected": [distribution.pk],
-            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
-            "media": self.media,
-        }
-        return TemplateResponse(request, "admin/distributions/distribution/correct.html", context)
+        return action_page(
+            self,
+            request,
+            "admin/distributions/distribution/correct.html",
+            title=f"Correct distribution {distribution.pk}?",
+            form=form,
+            selected=[distribution.pk],
+            default_action="correct",
+            distribution=distribution,
+            period=period_column()(distribution),
+            plan=plan,
+            pool=amount_html(plan.corrected_pool, plan.units),
+            original_pool=amount_html(distribution.pool, plan.units),
+            previous_value=amount_html(plan.previous_value, plan.units),
+            value=amount_html(plan.value, plan.units),
+            adjustment_total=amount_html(plan.adjustment_total, plan.units),
+            rows=rows,
+            more=len(plan.lines) - len(shown),
+            pending=sum(1 for line in plan.lines if line.status == ObligationStatus.PENDING),
+            submit_label=f"Write the {len(plan.lines)} adjustment{'' if len(plan.lines) == 1 else 's'}",
+        )
 
 
 CORRECTION_LINES_SHOWN = 200

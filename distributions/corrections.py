@@ -15,20 +15,35 @@ Decisions (where the issue is silent):
 - **The split's rules** are the trigger's recorded ones (resolver, tie policy, topN weights), applied to the
   corrected pool by the engine's one ``split_pool``: largest remainder, the same tie-break (higher score,
   earlier first credit, lower id).
-- **Who counts.** A collaborator the trigger paid still counts (whatever their status today: a correction
-  is no way to claw back someone deactivated since), and so does one who is active and eligible now.
+- **Who counts.** A collaborator the trigger allocated to, or an earlier correction paid, still counts (whatever
+  their status today: a correction is no way to claw back someone deactivated since). A collaborator the trigger
+  did not pay counts only with a credit booked late into the period on purpose (a ``late_reason``) and when
+  active and eligible now: whoever scored in time but was left out was left out by the trigger's eligibility
+  rules at the time, which a correction does not second-guess.
 - **The difference** is against what the period owes already: each collaborator's allocation plus the
   adjustments of earlier corrections. So correcting again writes only the new difference, and a second
   correction with nothing new writes nothing. Staff's own adjustments (``adjust_obligation``) are separate
   decisions that a correction neither counts nor undoes.
-- **Adjustments** are ``approved`` (applying the correction is the approval), in the distributor's units, with
-  the correction's reason; they net in the next fulfillment, negative ones as clawbacks.
+- **Adjustments** are ``approved`` (applying the correction is the approval), in the units the period was paid
+  in (its allocations'; a distributor whose units changed since is corrected in the old ones), created at the
+  correction's instant, with the correction's reason; they net in the next fulfillment, negative ones as
+  clawbacks. Except for a collaborator whose allocation, or an earlier correction's adjustment, staff rejected
+  or cancelled: their adjustment is written ``pending``, so the correction never pays out what staff refused;
+  staff approve or reject it like any other obligation.
+- **Rollover** of the corrected split's unearned part follows the period's own record (its ``carried_forward``
+  or ``unallocated``, or the latest correction's), not the distributor's setting today; only when nothing was
+  left over then does the current setting decide.
+- **Review, then apply.** The plan has a ``fingerprint`` of its lines; ``distribution_correct(expect=…)``
+  refuses to write when the lines under the lock differ from those reviewed (the admin's confirm page and
+  ``correct_distribution --expect``), so staff never apply a difference they were not shown.
 - **What would be carried forward** differently is recorded on the correction, not moved into the next period,
   which already opened (and may have triggered) with the original figure.
 - **Concurrency.** Applying locks the distribution and plans again under that lock, so two corrections at once
   are serialized and the second writes only what the first left.
 """
 
+import hashlib
+import json
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -46,6 +61,7 @@ from distributions.events import obligations_created_event_cte
 from distributions.models import Allocation, Correction, CorrectionLine, Distribution
 from distributions.trigger import BASIS_POINTS
 from distributors.models import Distributor, Eligibility, PoolResolver, RevenueEntry
+from distributors.units import format_amount
 from metrics.models import MetricCredit
 from obligations.models import AwardType, Obligation, ObligationStatus
 from obligations.services import obligation_adjustments_create
@@ -60,6 +76,7 @@ class CorrectionLinePlan:
     score: int
     previous_value: int
     corrected_value: int
+    status: str = ObligationStatus.APPROVED  # the adjustment's (``pending`` where staff refused a payment before)
 
     @property
     def difference(self) -> int:
@@ -91,6 +108,17 @@ class CorrectionPlan:
     def adjustment_total(self) -> int:
         return sum(line.difference for line in self.lines)
 
+    @property
+    def fingerprint(self) -> str:
+        """A short digest of the lines (who, from what, to what, in which status and units): what a reviewer saw,
+        for ``distribution_correct(expect=…)``."""
+        lines = [
+            [line.collaborator_id, line.allocation_id, line.previous_value, line.corrected_value, line.status]
+            for line in self.lines
+        ]
+        digest = hashlib.sha256(json.dumps([self.units, lines], separators=(",", ":")).encode())
+        return digest.hexdigest()[:20]
+
 
 def _refuse_untriggered(distribution: Distribution) -> None:
     if distribution.triggered_at is None:
@@ -103,31 +131,33 @@ def _refuse_untriggered(distribution: Distribution) -> None:
         )
 
 
-def _period_pool(distribution: Distribution, distributor: Distributor) -> tuple[int, int | None, int | None]:
+def _period_pool(
+    distribution: Distribution, distributor: Distributor, units: str
+) -> tuple[int, int | None, int | None]:
     """(the period's own pool, revenue entries, revenue total) as the ledger has them now."""
     resolver = distribution.pool_resolver or distributor.pool_resolver
     if resolver != PoolResolver.REVENUE_SHARE:
         recorded = distribution.period_pool
         return (recorded if recorded is not None else (distribution.pool or 0) - distribution.rolled_over), None, None
     percent = distribution.pool_percent_bp if distribution.pool_percent_bp is not None else distributor.pool_percent_bp
-    revenue = _period_revenue(distribution, distributor).aggregate(total=Sum("amount"), entries=Count("pk"))
+    revenue = _period_revenue(distribution, units).aggregate(total=Sum("amount"), entries=Count("pk"))
     total = revenue["total"] or 0
     return total * percent // BASIS_POINTS, revenue["entries"], total
 
 
-def _period_revenue(distribution: Distribution, distributor: Distributor):
+def _period_revenue(distribution: Distribution, units: str):
     return RevenueEntry.objects.filter(
         organization_id=distribution.organization_id,
-        units=distributor.units,
+        units=units,
         occurred_at__gt=distribution.period_start,
         occurred_at__lte=distribution.trigger_date,
     )
 
 
-def _late_revenue_entries(distribution: Distribution, distributor: Distributor) -> int:
+def _late_revenue_entries(distribution: Distribution, distributor: Distributor, units: str) -> int:
     if (distribution.pool_resolver or distributor.pool_resolver) != PoolResolver.REVENUE_SHARE:
         return 0
-    return _period_revenue(distribution, distributor).filter(created_at__gt=distribution.triggered_at).count()
+    return _period_revenue(distribution, units).filter(created_at__gt=distribution.triggered_at).count()
 
 
 def _period_credits(distribution: Distribution):
@@ -139,10 +169,18 @@ def _period_credits(distribution: Distribution):
     )
 
 
+def _late_credits(distribution: Distribution):
+    """The period's credits booked after the trigger on purpose (with a ``late_reason``)."""
+    return _period_credits(distribution).filter(
+        request__late_reason__gt="", request__created_at__gt=distribution.triggered_at
+    )
+
+
 def _corrected_scores(
     distribution: Distribution, distributor: Distributor, paid: Iterable[int]
 ) -> list[ScoredCollaborator]:
-    """Each counting collaborator's score in the period from the ledger now (see "Who counts")."""
+    """Each counting collaborator's score in the period from the ledger now (see "Who counts": ``paid``, plus
+    those booked late who are active and eligible now)."""
     rows = (
         _period_credits(distribution)
         .order_by()
@@ -163,37 +201,72 @@ def _corrected_scores(
             eligible = eligible.filter(distributors=distributor)
         for start in range(0, len(unpaid), 5000):
             chunk = unpaid[start : start + 5000]
-            counting.update(eligible.filter(pk__in=chunk).values_list("pk", flat=True))
+            late = _late_credits(distribution).filter(collaborator_id__in=chunk).values_list("collaborator_id")
+            counting.update(eligible.filter(pk__in=late).values_list("pk", flat=True))
     return [ScoredCollaborator(pk, score, first) for pk, (score, first) in sorted(scored.items()) if pk in counting]
 
 
+REFUSED = (ObligationStatus.REJECTED, ObligationStatus.CANCELLED)
+
+
+def _rolls_over(distribution: Distribution, distributor: Distributor) -> bool:
+    """Whether the period carried its unearned part forward, as recorded (see "Rollover")."""
+    latest = distribution.corrections.order_by("-pk").values_list("carried_forward", "unallocated").first()
+    for carried_forward, unallocated in (latest or (0, 0), (distribution.carried_forward, distribution.unallocated)):
+        if carried_forward:
+            return True
+        if unallocated:
+            return False
+    return distributor.rollover_unearned
+
+
+def _period_units(distribution: Distribution, distributor: Distributor, paid_units: set[str]) -> str:
+    """The units the period was paid in (its allocations' and earlier adjustments'), else the distributor's."""
+    if len(paid_units) > 1:
+        raise ValidationError(
+            {
+                "distribution": f"Distribution {distribution.pk} was paid in several units "
+                f"({', '.join(sorted(paid_units))}): it cannot be corrected as one pool."
+            },
+            code="mixed_units",
+        )
+    return next(iter(paid_units)) if paid_units else distributor.units
+
+
 def distribution_correction_plan(*, distribution: Distribution) -> CorrectionPlan:
-    """The correction of ``distribution`` the ledger calls for now; reads only (a handful of queries plus one
+    """The correction of ``distribution`` the ledger calls for now; reads only (a handful of queries plus two
     per 5,000 scorers the trigger did not pay)."""
     _refuse_untriggered(distribution)
     distributor = Distributor.objects.get(pk=distribution.distributor_id)
-    allocations = {
-        collaborator_id: (allocation_id, value)
-        for allocation_id, collaborator_id, value in Allocation.objects.filter(distribution=distribution).values_list(
-            "pk", "collaborator_id", "value"
-        )
-    }
+    allocations: dict[int, int] = {}  # collaborator -> allocation id
     previous: dict[int, int] = defaultdict(int)
-    for collaborator_id, (_, value) in allocations.items():
+    refused: set[int] = set()  # collaborators staff refused a payment of this period
+    paid_units: set[str] = set()
+    for allocation_id, collaborator_id, value, status, units in Allocation.objects.filter(
+        distribution=distribution
+    ).values_list("pk", "collaborator_id", "value", "obligation__status", "obligation__units"):
+        allocations[collaborator_id] = allocation_id
         previous[collaborator_id] += value
-    for collaborator_id, difference in CorrectionLine.objects.filter(correction__distribution=distribution).values_list(
-        "collaborator_id", "difference"
-    ):
+        paid_units.add(units)
+        if status in REFUSED:
+            refused.add(collaborator_id)
+    for collaborator_id, difference, status, units in CorrectionLine.objects.filter(
+        correction__distribution=distribution
+    ).values_list("collaborator_id", "difference", "adjustment__status", "adjustment__units"):
         previous[collaborator_id] += difference
+        paid_units.add(units)
+        if status in REFUSED:
+            refused.add(collaborator_id)
+    units = _period_units(distribution, distributor, paid_units)
 
-    period_pool, revenue_entries, revenue_total = _period_pool(distribution, distributor)
+    period_pool, revenue_entries, revenue_total = _period_pool(distribution, distributor, units)
     pool = period_pool + distribution.rolled_over
     resolver = distribution.distribution_resolver or distributor.distribution_resolver
     tie_policy = distribution.tie_policy or distributor.tie_policy
     weights = (distribution.top_n_weights or distributor.top_n_weights or ()) if resolver == TOP_N else ()
-    scored = _corrected_scores(distribution, distributor, allocations)
+    scored = _corrected_scores(distribution, distributor, previous)
     result = split_pool(pool, scored, resolver=resolver, tie_policy=tie_policy, weights=weights)
-    carried_forward = result.unallocated if distributor.rollover_unearned else 0
+    carried_forward = result.unallocated if _rolls_over(distribution, distributor) else 0
     corrected = {share.collaborator_id: share for share in result.shares}
     scores = {item.collaborator_id: item.score for item in scored}
 
@@ -202,17 +275,17 @@ def distribution_correction_plan(*, distribution: Distribution) -> CorrectionPla
         share = corrected.get(collaborator_id)
         line = CorrectionLinePlan(
             collaborator_id=collaborator_id,
-            allocation_id=allocations.get(collaborator_id, (None, 0))[0],
+            allocation_id=allocations.get(collaborator_id),
             score=scores.get(collaborator_id, 0),
             previous_value=previous.get(collaborator_id, 0),
             corrected_value=share.value if share else 0,
+            status=ObligationStatus.PENDING if collaborator_id in refused else ObligationStatus.APPROVED,
         )
         if line.difference:
             lines.append(line)
-    late_credits = _period_credits(distribution).filter(request__created_at__gt=distribution.triggered_at).count()
     return CorrectionPlan(
         distribution=distribution,
-        units=distributor.units,
+        units=units,
         period_pool=period_pool,
         revenue_entries=revenue_entries,
         revenue_total=revenue_total,
@@ -222,8 +295,8 @@ def distribution_correction_plan(*, distribution: Distribution) -> CorrectionPla
         carried_forward=carried_forward,
         scorer_count=result.scorers,
         previous_value=sum(previous.values()),
-        late_credits=late_credits,
-        late_revenue_entries=_late_revenue_entries(distribution, distributor),
+        late_credits=_late_credits(distribution).count(),
+        late_revenue_entries=_late_revenue_entries(distribution, distributor, units),
         lines=lines,
     )
 
@@ -238,16 +311,33 @@ def _checked_reason(reason: str) -> str:
 
 
 def distribution_correct(
-    *, distribution: Distribution, apply: bool = False, reason: str = "", actor: str = "", now: datetime | None = None
+    *,
+    distribution: Distribution,
+    apply: bool = False,
+    reason: str = "",
+    actor: str = "",
+    now: datetime | None = None,
+    expect: str | None = None,
 ) -> CorrectionPlan:
     """Plan the correction of ``distribution``; with ``apply``, write it (see the module docstring) and return the
-    plan with its stored ``correction`` (``None`` when there was no difference: nothing is written)."""
+    plan with its stored ``correction`` (``None`` when there was no difference: nothing is written). ``expect``:
+    the ``fingerprint`` of the plan the caller reviewed; when the lines differ now, nothing is written and
+    ``ValidationError`` (code ``ledger_changed``) says to review again."""
     if not apply:
         return distribution_correction_plan(distribution=distribution)
     reason = _checked_reason(reason)
     with transaction.atomic():
         locked = Distribution.objects.select_for_update().get(pk=distribution.pk)
         plan = distribution_correction_plan(distribution=locked)
+        if expect is not None and expect != plan.fingerprint:
+            raise ValidationError(
+                {
+                    "expect": f"The ledger changed since this correction of distribution {locked.pk} was reviewed "
+                    f"(now {len(plan.lines)} difference(s), {format_amount(plan.adjustment_total, plan.units)} "
+                    "in all): review it again."
+                },
+                code="ledger_changed",
+            )
         if not plan.lines:
             return plan
         correction = Correction.objects.create(
@@ -270,25 +360,35 @@ def distribution_correct(
             late_revenue_entries=plan.late_revenue_entries,
         )
         writer = _write_lines_postgresql if connection.vendor == "postgresql" else _write_lines_bulk_create
-        writer(
-            correction=correction,
-            plan=plan,
-            reason=f"Correction {correction.pk}: {reason}"[: Obligation._meta.get_field("reason").max_length],
-            description=f"Correction {correction.pk} of distribution {locked.pk}",
-        )
+        batches: dict[str, list[CorrectionLinePlan]] = defaultdict(list)
+        for line in plan.lines:
+            batches[line.status].append(line)
+        for status, lines in sorted(batches.items()):  # one status per batch: the writers' events carry one
+            writer(
+                correction=correction,
+                lines=lines,
+                units=plan.units,
+                status=status,
+                reason=f"Correction {correction.pk}: {reason}"[: Obligation._meta.get_field("reason").max_length],
+                description=f"Correction {correction.pk} of distribution {locked.pk}",
+            )
         plan.correction = correction
     return plan
 
 
-def _write_lines_bulk_create(*, correction: Correction, plan: CorrectionPlan, reason: str, description: str) -> None:
+def _write_lines_bulk_create(
+    *, correction: Correction, lines: list[CorrectionLinePlan], units: str, status: str, reason: str, description: str
+) -> None:
     """The adjustments, their lines and events through the ORM (SQLite; a few statements per 1,000 lines)."""
     adjustments = obligation_adjustments_create(
         organization_id=correction.organization_id,
         adjusts_distribution=correction.distribution,
-        units=plan.units,
-        values=[(line.collaborator_id, line.difference) for line in plan.lines],
+        units=units,
+        values=[(line.collaborator_id, line.difference) for line in lines],
         reason=reason,
         description=description,
+        status=status,
+        created_at=correction.created_at,
     )
     CorrectionLine.objects.bulk_create(
         [
@@ -302,7 +402,7 @@ def _write_lines_bulk_create(*, correction: Correction, plan: CorrectionPlan, re
                 corrected_value=line.corrected_value,
                 difference=line.difference,
             )
-            for line, adjustment in zip(plan.lines, adjustments, strict=True)
+            for line, adjustment in zip(lines, adjustments, strict=True)
         ],
         batch_size=1000,
     )
@@ -312,20 +412,22 @@ def _bigint_array(values: Iterable[int | None]) -> str:
     return "{" + ",".join("NULL" if value is None else str(int(value)) for value in values) + "}"
 
 
-def _write_lines_postgresql(*, correction: Correction, plan: CorrectionPlan, reason: str, description: str) -> None:
+def _write_lines_postgresql(
+    *, correction: Correction, lines: list[CorrectionLinePlan], units: str, status: str, reason: str, description: str
+) -> None:
     """The adjustments, their lines and their ``obligation.created`` events in one statement (PostgreSQL), as the
     trigger writes its shares: the lines come in as arrays, the obligations' ``RETURNING`` feeds the lines and the
     events, nothing is read back. The rows equal those of ``_write_lines_bulk_create``."""
     obligation, line = Obligation._meta, CorrectionLine._meta
-    now = timezone.now()
+    now = correction.created_at
 
     def col(meta, name: str) -> str:
         return connection.ops.quote_name(meta.get_field(name).column)
 
     event_cte, event_params = obligations_created_event_cte(
         organization_id=correction.organization_id,
-        units=plan.units,
-        status=ObligationStatus.APPROVED,
+        units=units,
+        status=status,
         award_type=AwardType.ADJUSTMENT,
         occurred_at=now,
     )
@@ -362,7 +464,6 @@ def _write_lines_postgresql(*, correction: Correction, plan: CorrectionPlan, rea
         ){event_cte}
         SELECT 1
     """  # identifiers come from model metadata; every value is a parameter
-    lines = plan.lines
     params = [
         _bigint_array(item.collaborator_id for item in lines),
         _bigint_array(item.allocation_id for item in lines),
@@ -370,8 +471,8 @@ def _write_lines_postgresql(*, correction: Correction, plan: CorrectionPlan, rea
         _bigint_array(item.previous_value for item in lines),
         _bigint_array(item.corrected_value for item in lines),
         correction.organization_id,
-        plan.units,
-        ObligationStatus.APPROVED,
+        units,
+        status,
         AwardType.ADJUSTMENT,
         description,
         reason,

@@ -21,11 +21,9 @@ its collaborator's. Amounts read ``155.07 USD`` and times are in the organizatio
 
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.admin import helpers
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpResponse
-from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
@@ -54,7 +52,9 @@ from organizations.admin import (
     StatusHistoryMixin,
     TenantAdminMixin,
     TenantInlineMixin,
+    action_page,
     action_reason,
+    confirmed_post,
     format_period,
     log_action,
     period_html,
@@ -289,42 +289,44 @@ class ObligationAdmin(
             self.message_user(request, "Nothing changed: select exactly one obligation to adjust.", messages.ERROR)
             return None
         obligation = chosen[0]
-        form = AdjustmentForm(request.POST if request.POST.get("post") == "yes" else None, units=obligation.units)
-        if form.is_bound and form.is_valid():
-            value, reason = form.cleaned_data["value"], form.cleaned_data["reason"]
-            _run(
-                self,
-                request,
-                lambda: [
-                    obligation_adjust(
-                        organization=obligation.organization,
-                        collaborator=obligation.collaborator,
-                        value=value,
-                        units=obligation.units,
-                        reason=reason,
-                        adjusts_obligation=obligation,
-                    )
-                ],
-                lambda made: (
-                    f"Adjustment {made[0]} created for obligation {obligation.pk} (approved: the next "
-                    "fulfillment nets it)."
-                ),
-                logged=f"Created as an adjustment of obligation {obligation.pk}.",
-                reason=reason,
-            )
-            return None
-        context = {
-            **self.admin_site.each_context(request),
-            "title": f"Adjust obligation {obligation.pk}?",
-            "opts": self.model._meta,
-            "obligation": obligation,
-            "form": form,
-            "action": request.POST.get("action", "adjust"),
-            "selected": [obligation.pk],
-            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
-            "media": self.media,
-        }
-        return TemplateResponse(request, "admin/obligations/obligation/adjust.html", context)
+        return adjustment_action(
+            self,
+            request,
+            form=AdjustmentForm(confirmed_post(request), units=obligation.units),
+            target=f"obligation {obligation.pk}",
+            create=lambda data: obligation_adjust(
+                organization=obligation.organization,
+                collaborator=obligation.collaborator,
+                value=data["value"],
+                units=obligation.units,
+                reason=data["reason"],
+                adjusts_obligation=obligation,
+            ),
+            template="admin/obligations/obligation/adjust.html",
+            title=f"Adjust obligation {obligation.pk}?",
+            selected=[obligation.pk],
+            obligation=obligation,
+        )
+
+
+def adjustment_action(model_admin, request, *, form, target: str, create, template: str, **page):
+    """The one flow of the Adjust actions (an obligation's, a distribution's): the page with ``form`` (the amount,
+    the reason, whatever else the form asks) until it is posted valid; then ``create(cleaned_data)`` makes the
+    adjustment of ``target`` (e.g. ``"obligation 12"``), logged in the adjustment's admin history with the reason,
+    and the list says what was made. A refusal is an error message and changes nothing. ``page``: the page's
+    title, selected rows and context (``organizations.admin.action_page``)."""
+    if form.is_bound and form.is_valid():
+        data = form.cleaned_data
+        _run(
+            model_admin,
+            request,
+            lambda: [create(data)],
+            lambda made: f"Adjustment {made[0]} created for {target} (approved: the next fulfillment nets it).",
+            logged=f"Created as an adjustment of {target}.",
+            reason=data["reason"],
+        )
+        return None
+    return action_page(model_admin, request, template, form=form, default_action="adjust", **page)
 
 
 class AdjustmentForm(forms.Form):

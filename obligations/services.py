@@ -380,11 +380,16 @@ def obligation_adjustments_create(
     values: list[tuple[int, int]],
     reason: str,
     description: str = "",
+    status: str = ObligationStatus.APPROVED,
+    created_at: datetime | None = None,
 ) -> list[Obligation]:
-    """Create one approved adjustment obligation per ``(collaborator_id, value)`` (non-zero values), all
-    correcting ``adjusts_distribution``, in one bulk insert plus their ``obligation.created`` events, in the
-    caller's transaction. For a correction of a period (``distributions.corrections``), which has checked the
-    collaborators and values; the rules are those of ``obligation_adjust``."""
+    """Create one adjustment obligation per ``(collaborator_id, value)`` (non-zero values) in ``status``
+    (``approved`` or ``pending``), all correcting ``adjusts_distribution`` and created at ``created_at`` (default:
+    now), in one bulk insert plus their ``obligation.created`` events, in the caller's transaction. For a
+    correction of a period (``distributions.corrections``), which has checked the collaborators and values; the
+    rules are those of ``obligation_adjust``."""
+    if status not in (ObligationStatus.APPROVED, ObligationStatus.PENDING):
+        raise ValidationError({"status": "An adjustment starts approved or pending."}, code="invalid_adjustment")
     reason = (reason or "").strip()
     if not reason:
         raise ValidationError({"reason": "An adjustment needs a reason."}, code="invalid_adjustment")
@@ -395,7 +400,7 @@ def obligation_adjustments_create(
             collaborator_id=collaborator_id,
             value=value,
             units=units,
-            status=ObligationStatus.APPROVED,
+            status=status,
             award_type=AwardType.ADJUSTMENT,
             description=(description or f"Correction of {target}: {format_amount(value, units)}")[:300],
             reason=reason[: Obligation._meta.get_field("reason").max_length],
@@ -405,6 +410,14 @@ def obligation_adjustments_create(
     ]
     with transaction.atomic():
         Obligation.objects.bulk_create(adjustments, batch_size=1000)
+        if created_at is not None:  # ``auto_now_add`` stamps the insert's own instant: restamp, 1,000 at a time
+            ids = [item.pk for item in adjustments]
+            for start in range(0, len(ids), 1000):
+                Obligation.objects.filter(pk__in=ids[start : start + 1000]).update(
+                    created_at=created_at, modified_at=created_at
+                )
+            for item in adjustments:
+                item.created_at = item.modified_at = created_at
         record_obligations("obligation.created", adjustments)
     return adjustments
 

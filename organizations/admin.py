@@ -949,21 +949,42 @@ def action_reason(model_admin, request, queryset, *, verb: str, required: bool =
         else list(queryset.values_list("pk", flat=True))
     )
     noun = opts.verbose_name if count == 1 else opts.verbose_name_plural
+    return action_page(
+        model_admin,
+        request,
+        "admin/organizations/action_reason.html",
+        title=f"{verb} {count} {noun}?",
+        form=form,
+        selected=selected,
+        verb=verb,
+        objects=shown,
+        more=count - len(shown),
+        select_across=select_across,
+    )
+
+
+def confirmed_post(request):
+    """The posted data of an action's own page once it was confirmed (its hidden ``post=yes``), else ``None``:
+    the list's first post of the action only opens the page."""
+    return request.POST if request.POST.get("post") == "yes" else None
+
+
+def action_page(model_admin, request, template: str, *, title: str, form, selected, default_action: str = "", **extra):
+    """An action's own page (a reason to confirm, an adjustment, a correction): the admin's context, the page's
+    ``form`` and the hidden inputs that post it back to the list with the same action and ``selected`` rows
+    (``admin/organizations/action_form.html``), plus the page's ``extra`` context."""
     context = {
         **model_admin.admin_site.each_context(request),
-        "title": f"{verb} {count} {noun}?",
-        "verb": verb,
-        "opts": opts,
-        "objects": shown,
-        "more": count - len(shown),
+        "title": title,
+        "opts": model_admin.model._meta,
         "form": form,
-        "action": request.POST.get("action", ""),
+        "action": request.POST.get("action", default_action),
         "selected": selected,
-        "select_across": select_across,
         "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
         "media": model_admin.media,
+        **extra,
     }
-    return TemplateResponse(request, "admin/organizations/action_reason.html", context)
+    return TemplateResponse(request, template, context)
 
 
 def log_action(model_admin, request, objects, message: str, reason: str = "") -> None:

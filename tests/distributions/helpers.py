@@ -27,9 +27,10 @@ MAR_1 = at("2026-03-01T00:00:00Z")
 APR_1 = at("2026-04-01T00:00:00Z")
 
 
-def credit(collaborator, distributor, points: int, when: datetime) -> None:
-    """Credit ``points`` × ``manual`` to ``collaborator`` on ``distributor`` at the instant ``when``."""
-    metric_credit(
+def credit(collaborator, distributor, points: int, when: datetime, late_reason: str = ""):
+    """Credit ``points`` × ``manual`` to ``collaborator`` on ``distributor`` at the instant ``when`` (into a
+    triggered period with ``late_reason``); return the outcome."""
+    return metric_credit(
         organization=collaborator.organization,
         collaborator=collaborator,
         metric_type="manual",
@@ -37,6 +38,7 @@ def credit(collaborator, distributor, points: int, when: datetime) -> None:
         distributor_id=distributor.pk,
         source=CreditSource.COMMAND,
         now=when,
+        late_reason=late_reason,
     )
 
 

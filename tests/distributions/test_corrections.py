@@ -15,24 +15,14 @@ from distributors.revenue import RevenueImportError, revenue_import
 from metrics.models import CreditRequest, CreditSource
 from metrics.services import CreditRefused, metric_credit
 from obligations.models import AwardType, Obligation
-from obligations.services import fulfillment_generate
+from obligations.services import fulfillment_generate, obligations_transition
 from tests.distributions.helpers import JAN_1, credit, run_engine, triggered
 
 MID_JAN = JAN_1 + timedelta(days=14)
 
 
 def late_credit(collaborator, distributor, points, when=MID_JAN, reason="CRM sync was late"):
-    return metric_credit(
-        organization=collaborator.organization,
-        collaborator=collaborator,
-        metric_type="manual",
-        quantity=points,
-        distributor_id=distributor.pk,
-        source=CreditSource.COMMAND,
-        actor="command:test",
-        now=when,
-        late_reason=reason,
-    )
+    return credit(collaborator, distributor, points, when, late_reason=reason)
 
 
 def owed(distribution) -> dict[int, int]:
@@ -172,6 +162,146 @@ def test_a_collaborator_deactivated_since_the_trigger_still_counts(period):
     assert plan.lines == []
 
 
+def test_an_in_time_credit_of_someone_the_trigger_left_out_does_not_count(make_distributor, make_collaborators):
+    distributor = make_distributor(pool_amount=100_000)
+    a, d = make_collaborators(2)
+    credit(a, distributor, 10, MID_JAN)
+    credit(d, distributor, 10, MID_JAN)
+    type(d).objects.filter(pk=d.pk).update(status="inactive")
+    run_engine("--now", "2026-02-01T00:00:00Z")
+    (distribution,) = triggered(distributor)
+    assert list(Allocation.objects.filter(distribution=distribution).values_list("collaborator_id", flat=True)) == [
+        a.pk
+    ]
+    type(d).objects.filter(pk=d.pk).update(status="active")  # eligible again now
+    assert distribution_correct(distribution=distribution).lines == []
+    late_credit(d, distributor, 5)  # booked late on purpose: now d counts, with all of d's period (15 of 25)
+    plan = distribution_correct(distribution=distribution)
+    assert {line.collaborator_id: line.corrected_value for line in plan.lines} == {a.pk: 40_000, d.pk: 60_000}
+    assert plan.late_credits == 1
+
+
+@pytest.mark.parametrize("refusal", ["rejected", "cancelled"])
+def test_a_collaborator_staff_refused_gets_a_pending_adjustment(period, refusal):
+    distributor, distribution, (a, b, c) = period
+    refused = Allocation.objects.get(distribution=distribution, collaborator=a).obligation
+    obligations_transition(obligation_ids=[refused.pk], status=refusal, reason="fraud check", actor="staff:ann")
+    late_credit(a, distributor, 10)  # a: 50,000 instead of 33,334; b and c lose
+    correction = distribution_correct(distribution=distribution, apply=True, reason="sync", actor="t").correction
+    statuses = {line.collaborator_id: line.adjustment.status for line in correction.lines.select_related("adjustment")}
+    assert statuses == {a.pk: "pending", b.pk: "approved", c.pk: "approved"}
+    # The period still adds up: every adjustment is written, whatever its status.
+    assert sum(owed(distribution).values()) == 100_000
+    # A later correction finds the refusal through the earlier adjustment too: staff rejected that one as well.
+    (pending,) = Obligation.objects.filter(correction_line__correction=correction, status="pending")
+    obligations_transition(obligation_ids=[pending.pk], status="rejected", reason="still", actor="staff:ann")
+    Obligation.objects.filter(pk=refused.pk).update(status="approved")  # even with the allocation paid again
+    late_credit(a, distributor, 20)
+    again = distribution_correct(distribution=distribution, apply=True, reason="sync 2", actor="t").correction
+    assert again.lines.get(collaborator=a).adjustment.status == "pending"
+
+
+def test_pending_and_approved_adjustments_both_get_their_created_event(period):
+    from events.models import Event
+    from obligations.events import obligation_payload
+
+    distributor, distribution, (a, _, _) = period
+    refused = Allocation.objects.get(distribution=distribution, collaborator=a).obligation
+    obligations_transition(obligation_ids=[refused.pk], status="rejected", reason="fraud", actor="staff:ann")
+    late_credit(a, distributor, 10)
+    correction = distribution_correct(distribution=distribution, apply=True, reason="sync", actor="t").correction
+    adjustments = list(Obligation.objects.filter(correction_line__correction=correction).order_by("pk"))
+    assert sorted(adjustment.status for adjustment in adjustments) == ["approved", "approved", "pending"]
+    for adjustment in adjustments:
+        (event,) = Event.objects.filter(type="obligation.created", object_key=f"obligation:{adjustment.pk}")
+        assert event.payload == obligation_payload(adjustment)
+        assert adjustment.created_at == adjustment.modified_at == correction.created_at
+
+
+@pytest.mark.parametrize("rolled_over_then", [False, True])
+def test_rollover_follows_the_period_record_not_todays_setting(make_distributor, make_collaborators, rolled_over_then):
+    distributor = make_distributor(
+        pool_amount=100_000, distribution_resolver="topN", top_n_weights=[60, 40], rollover_unearned=rolled_over_then
+    )
+    (a,) = make_collaborators(1)
+    credit(a, distributor, 10, MID_JAN)
+    run_engine("--now", "2026-02-01T00:00:00Z")
+    (distribution,) = triggered(distributor)
+    recorded = (distribution.unallocated, distribution.carried_forward)
+    assert recorded == ((0, 40_000) if rolled_over_then else (40_000, 0))
+    distributor.rollover_unearned = not rolled_over_then  # changed since the trigger
+    distributor.save(update_fields=["rollover_unearned"])
+    late_credit(a, distributor, 5)  # still the only scorer: 40,000 left over again
+    plan = distribution_correct(distribution=distribution)
+    assert (plan.unallocated, plan.carried_forward) == recorded and plan.lines == []
+
+
+def test_apply_refuses_when_the_ledger_changed_since_the_review(period):
+    distributor, distribution, (a, b, _) = period
+    late_credit(a, distributor, 10)
+    reviewed = distribution_correct(distribution=distribution)
+    late_credit(b, distributor, 10)  # booked between the review and the confirmation
+    with pytest.raises(ValidationError) as changed:
+        distribution_correct(
+            distribution=distribution, apply=True, reason="sync", actor="t", expect=reviewed.fingerprint
+        )
+    assert "review it again" in changed.value.message_dict["expect"][0]
+    assert Correction.objects.count() == 0 and not Obligation.objects.filter(award_type=AwardType.ADJUSTMENT)
+    current = distribution_correct(distribution=distribution)
+    assert current.fingerprint != reviewed.fingerprint
+    applied = distribution_correct(
+        distribution=distribution, apply=True, reason="sync", actor="t", expect=current.fingerprint
+    )
+    assert applied.correction is not None and applied.fingerprint == current.fingerprint
+
+
+def test_a_correction_writes_in_the_units_the_period_was_paid_in(period):
+    distributor, distribution, (a, _, _) = period
+    distributor.units = "EUR"  # changed since the trigger
+    distributor.save(update_fields=["units"])
+    late_credit(a, distributor, 10)
+    plan = distribution_correct(distribution=distribution, apply=True, reason="sync", actor="t")
+    assert plan.units == "USD"
+    assert set(Obligation.objects.filter(award_type=AwardType.ADJUSTMENT).values_list("units", flat=True)) == {"USD"}
+
+
+def test_late_credits_count_only_bookings_made_late_on_purpose(period):
+    distributor, distribution, (a, _, _) = period
+    assert distribution_correct(distribution=distribution).late_credits == 0
+    late_credit(a, distributor, 10)
+    credit(a, distributor, 10, JAN_1 + timedelta(days=40))  # the open period's: not late
+    assert distribution_correct(distribution=distribution).late_credits == 1
+
+
+def test_a_replay_with_another_late_reason_keeps_the_first(period):
+    distributor, distribution, (a, _, _) = period
+    first = metric_credit(
+        organization=a.organization,
+        collaborator=a,
+        quantity=10,
+        distributor_id=distributor.pk,
+        source=CreditSource.COMMAND,
+        idempotency_key="sync-42",
+        now=MID_JAN,
+        late_reason="CRM sync",
+    )
+    again = metric_credit(
+        organization=a.organization,
+        collaborator=a,
+        quantity=10,
+        distributor_id=distributor.pk,
+        source=CreditSource.COMMAND,
+        idempotency_key="sync-42",
+        now=MID_JAN,
+        late_reason="another story",
+    )
+    assert again.replayed and again.request.pk == first.request.pk
+    assert list(CreditRequest.objects.filter(idempotency_key="sync-42").values_list("late_reason", flat=True)) == [
+        "CRM sync"
+    ]
+    assert distribution_correct(distribution=distribution).late_credits == 1
+
+
 def test_late_revenue_raises_a_revenue_share_pool(make_distributor, make_collaborators, org):
     distributor = make_distributor(pool_resolver="revenueShare", pool_percent_bp=1000, pool_amount=0)
     a, b = make_collaborators(2)
@@ -241,6 +371,21 @@ def test_the_command_is_a_dry_run_by_default_and_applies_with_a_reason(period):
     out, err = run(str(distribution.pk), "--json")
     document = json.loads(out)
     assert document["lines"] == [] and document["applied"] is False and "dry run" in err
+
+
+def test_the_command_applies_only_the_reviewed_lines_with_expect(period):
+    distributor, distribution, (a, b, _) = period
+    late_credit(a, distributor, 10)
+    out, _ = run(str(distribution.pk), "--json")
+    fingerprint = json.loads(out)["fingerprint"]
+    late_credit(b, distributor, 10)
+    with pytest.raises(CommandError, match=r"^--expect: The ledger changed .* review it again"):
+        run(str(distribution.pk), "--apply", "--reason", "sync", "--expect", fingerprint)
+    assert Correction.objects.count() == 0
+    out, _ = run(str(distribution.pk))
+    fingerprint = out.split("--expect ")[1].split()[0]
+    run(str(distribution.pk), "--apply", "--reason", "sync", "--expect", fingerprint)
+    assert Correction.objects.count() == 1
 
 
 def test_the_command_refuses_another_tenants_distribution(period, other_org):

@@ -7,8 +7,6 @@ import pytest
 
 from distributions.models import Correction, Distribution
 from distributions.services import distribution_open_first
-from metrics.models import CreditSource
-from metrics.services import metric_credit
 from tests.distributions.helpers import JAN_1, credit, run_engine
 from tests.e2e.conftest import ARTIFACTS
 from tests.e2e.helpers import log_in, run_action
@@ -39,16 +37,7 @@ def late_period(org):
     for person in people:
         credit(person, distributor, 10, JAN_1 + timedelta(days=10))
     run_engine("--now", "2026-02-01T00:00:00Z")
-    metric_credit(
-        organization=org,
-        collaborator=people[0],
-        metric_type="manual",
-        quantity=30,
-        distributor_id=distributor.pk,
-        source=CreditSource.COMMAND,
-        now=JAN_1 + timedelta(days=20),
-        late_reason="CRM export arrived late",
-    )
+    credit(people[0], distributor, 30, JAN_1 + timedelta(days=20), late_reason="CRM export arrived late")
     return Distribution.objects.exclude(status="pending").get(distributor=distributor), people
 
 
@@ -84,6 +73,43 @@ def test_correct_a_period_from_the_admin(live_server, page, staff, late_period):
     page.goto(f"{live_server.url}/admin/distributions/distribution/{distribution.pk}/change/")
     save(page, "correction_distribution")
     assert page.get_by_role("link", name=f"Correction {correction.pk}").is_visible()
+
+
+def test_a_refused_payment_is_corrected_pending_and_a_changed_ledger_is_shown_again(
+    live_server, page, staff, late_period
+):
+    from obligations.models import Obligation
+    from obligations.services import obligations_transition
+
+    distribution, (ada, turing) = late_period
+    refused = Obligation.objects.get(allocation__distribution=distribution, collaborator=ada)
+    obligations_transition(obligation_ids=[refused.pk], status="rejected", reason="duplicate account", actor="t")
+    log_in(page, live_server, VIEWPORT)
+    run_action(
+        page,
+        f"{live_server.url}/admin/distributions/distribution/",
+        distribution.pk,
+        "Correct the selected distribution from the ledger",
+    )
+    page.wait_for_selector("#correct-form")
+    assert "pending" in page.locator("#correction-lines tr", has_text="Ada Lovelace").inner_text()
+    assert "approved" in page.locator("#correction-lines tr", has_text="Alan Turing").inner_text()
+    save(page, "correction_pending_line")
+    # Booked while the page is open: the confirmation must not write the differences the page showed.
+    credit(turing, distribution.distributor, 10, JAN_1 + timedelta(days=21), late_reason="second export")
+    page.fill("#id_reason", "CRM export arrived late")
+    page.click("#correct-form input[type=submit]")
+    page.wait_for_selector(".messagelist .warning")
+    assert "review it again" in page.inner_text(".messagelist")
+    assert Correction.objects.count() == 0
+    page.wait_for_selector("#correct-form")
+    assert page.get_by_text("2 credit(s)").is_visible()  # the page as the ledger is now
+    save(page, "correction_ledger_changed")
+    page.click("#correct-form input[type=submit]")  # the reason is still filled in
+    page.wait_for_selector(".messagelist .success")
+    assert "1 pending" in page.inner_text(".messagelist")
+    correction = Correction.objects.get()
+    assert correction.lines.get(collaborator=ada).adjustment.status == "pending"
 
 
 def test_adjust_a_distribution_for_one_collaborator_from_the_admin(live_server, page, staff, late_period, org):

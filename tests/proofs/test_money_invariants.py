@@ -45,7 +45,9 @@ Invariants (checked on the database after every step):
    allocations' values + Σ of its correction lines' adjustment values = the latest correction's corrected pool
    minus what the corrected split leaves unallocated or carried (= its ``value``); each correction line's
    adjustment has the line's difference as value, in the distributor's units. Right after a correction is
-   applied, planning it again finds no difference.
+   applied, planning it again finds no difference; the apply confirms the dry run's fingerprint, and an
+   adjustment is written ``pending`` exactly for the collaborators whose allocation or earlier adjustment of
+   the period staff had rejected or cancelled (``approved`` for everyone else).
 7. A triggered distribution follows its obligations: ``processing`` while one of its allocations' obligations
    is pending or approved, else ``complete`` (whatever moved them: staff, a held release, paying, taking back).
 
@@ -80,12 +82,10 @@ from distributions.services import (
     payouts_mark_paid_and_follow,
     payouts_mark_unpaid_and_follow,
 )
-from metrics.models import CreditSource
-from metrics.services import metric_credit
+from distributors.models import Distributor
 from obligations.balances import hold_reason
 from obligations.models import (
     OPEN_OBLIGATION_STATUSES,
-    AwardType,
     Fulfillment,
     FulfillmentStatus,
     MinimumPayout,
@@ -100,6 +100,7 @@ from obligations.services import (
     obligation_adjust,
     obligations_release_held,
 )
+from tests.distributions.helpers import credit
 from tests.factories import CollaboratorFactory, DistributorFactory, FulfillmentFactory, OrganizationFactory
 
 START = datetime(2020, 1, 1, tzinfo=UTC)
@@ -108,7 +109,16 @@ LIVE_FULFILLMENTS = (FulfillmentStatus.PENDING, FulfillmentStatus.PROCESSING)
 OWED_STATUSES = (ObligationStatus.APPROVED, ObligationStatus.FULFILLED)
 
 picks = st.integers(min_value=0, max_value=10_000)
-RUNS = {"examples": 0, "states_checked": 0, "refusals": 0, "triggers": 0, "fulfillments": 0, "corrections": 0}
+REFUSED = (ObligationStatus.REJECTED, ObligationStatus.CANCELLED)  # staff refused the payment
+RUNS = {
+    "examples": 0,
+    "states_checked": 0,
+    "refusals": 0,
+    "triggers": 0,
+    "fulfillments": 0,
+    "corrections": 0,
+    "pending_adjustments": 0,
+}
 
 
 def _pick(items: list, index: int):
@@ -126,35 +136,25 @@ class MoneyMachine(RuleBasedStateMachine):
         RUNS["examples"] += 1
         self.org = OrganizationFactory(timezone="UTC")
         self.collaborators = [CollaboratorFactory(organization=self.org) for _ in range(3)]
+
+        def distributor(name: str, units: str, pool_amount: int, **rules) -> Distributor:
+            return DistributorFactory(
+                organization=self.org, name=name, units=units, pool_amount=pool_amount, starts_at=START, **rules
+            )
+
         self.distributors = [
-            DistributorFactory(
-                organization=self.org,
-                name="usd",
-                units="USD",
-                pool_amount=10_000,
-                starts_at=START,
-                obligation_start_status="approved",
-            ),
-            DistributorFactory(
-                organization=self.org,
-                name="held",
-                units="USD",
-                pool_amount=5_000,
-                starts_at=START,
+            distributor("usd", "USD", 10_000, obligation_start_status="approved"),
+            distributor(
+                "held",
+                "USD",
+                5_000,
                 distribution_resolver="topN",
                 top_n_weights=[60, 40],
                 rollover_unearned=True,
                 obligation_start_status="pending",
                 hold_days=HOLD_DAYS,
             ),
-            DistributorFactory(
-                organization=self.org,
-                name="eur",
-                units="EUR",
-                pool_amount=7_000,
-                starts_at=START,
-                obligation_start_status="pending",
-            ),
+            distributor("eur", "EUR", 7_000, obligation_start_status="pending"),
         ]
         for distributor in self.distributors:
             distribution_open_first(distributor=distributor)
@@ -197,18 +197,6 @@ class MoneyMachine(RuleBasedStateMachine):
     def _triggered(self) -> list[Distribution]:
         return list(Distribution.objects.filter(organization=self.org, triggered_at__isnull=False).order_by("pk"))
 
-    def _credit(self, collaborator, distributor, points: int, when: datetime, late_reason: str = "") -> None:
-        metric_credit(
-            organization=self.org,
-            collaborator=collaborator,
-            metric_type="manual",
-            quantity=points,
-            distributor_id=distributor.pk,
-            source=CreditSource.COMMAND,
-            now=when,
-            late_reason=late_reason,
-        )
-
     def _pending_of(self, distributor) -> Distribution:
         return Distribution.objects.get(distributor=distributor, status=DistributionStatus.PENDING)
 
@@ -231,14 +219,14 @@ class MoneyMachine(RuleBasedStateMachine):
         period = self._pending_of(distributor)
         span = (period.trigger_date - period.period_start).total_seconds()
         when = period.period_start + timedelta(seconds=max(1, int(span * at)))
-        self._credit(_pick(self.collaborators, who), distributor, points, when)
+        credit(_pick(self.collaborators, who), distributor, points, when)
 
     @precondition(lambda self: Distribution.objects.filter(organization=self.org, triggered_at__isnull=False).exists())
     @rule(who=picks, which=picks, points=st.integers(min_value=1, max_value=50))
     def late_credit(self, who, which, points):
         """Book a credit late into a triggered period (what a correction then pays)."""
         distribution = _pick(self._triggered(), which)
-        self._credit(
+        credit(
             _pick(self.collaborators, who),
             distribution.distributor,
             points,
@@ -253,7 +241,7 @@ class MoneyMachine(RuleBasedStateMachine):
         distributor = _pick(self.distributors, which)
         due = self._pending_of(distributor)
         for who, points in credits:
-            self._credit(_pick(self.collaborators, who), distributor, points, due.trigger_date - timedelta(hours=1))
+            credit(_pick(self.collaborators, who), distributor, points, due.trigger_date - timedelta(hours=1))
         report = heartbeat_run(as_of=due.trigger_date, distributor=distributor)
         assert not report.errors, report.errors
         due.refresh_from_db()
@@ -417,15 +405,30 @@ class MoneyMachine(RuleBasedStateMachine):
         distribution = _pick(self._triggered(), which)
         if late is not None:
             who, points = late
-            self._credit(
+            credit(
                 _pick(self.collaborators, who),
                 distribution.distributor,
                 points,
                 distribution.trigger_date - timedelta(minutes=1),
                 late_reason="found in the audit",
             )
+        refused = set(
+            Allocation.objects.filter(distribution=distribution, obligation__status__in=REFUSED).values_list(
+                "collaborator_id", flat=True
+            )
+        ) | set(
+            CorrectionLine.objects.filter(
+                correction__distribution=distribution, adjustment__status__in=REFUSED
+            ).values_list("collaborator_id", flat=True)
+        )
         preview = distribution_correct(distribution=distribution, apply=False)
-        plan = distribution_correct(distribution=distribution, apply=True, reason="property test", actor="battery")
+        plan = distribution_correct(
+            distribution=distribution,
+            apply=True,
+            reason="property test",
+            actor="battery",
+            expect=preview.fingerprint,
+        )
         assert plan.corrected_pool == preview.corrected_pool
         assert [(line.collaborator_id, line.difference) for line in plan.lines] == [
             (line.collaborator_id, line.difference) for line in preview.lines
@@ -433,6 +436,12 @@ class MoneyMachine(RuleBasedStateMachine):
         assert (plan.correction is None) == (not plan.lines)
         if plan.correction is not None:
             RUNS["corrections"] += 1
+            # Staff refused these collaborators a payment of the period: the correction pays them nothing
+            # without staff approving it again.
+            for collaborator_id, status in plan.correction.lines.values_list("collaborator_id", "adjustment__status"):
+                expected = ObligationStatus.PENDING if collaborator_id in refused else ObligationStatus.APPROVED
+                assert status == expected, (collaborator_id, status, refused)
+                RUNS["pending_adjustments"] += status == ObligationStatus.PENDING
             again = distribution_correct(distribution=distribution, apply=False)
             assert again.lines == [], "correcting twice must find nothing new"
         self.just_fulfilled = False
@@ -570,11 +579,9 @@ class MoneyMachine(RuleBasedStateMachine):
         ):
             rows[(model, object_id)].append((before, after))
         created = {
-            "obligations.obligation": lambda o: (
-                {ObligationStatus.APPROVED}
-                if o.award_type == AwardType.ADJUSTMENT
-                else {ObligationStatus.PENDING, ObligationStatus.APPROVED}  # the distributor's start status
-            ),
+            # The distributor's start status; an adjustment starts approved, or pending when a correction writes
+            # one for a collaborator staff refused.
+            "obligations.obligation": lambda _: {ObligationStatus.PENDING, ObligationStatus.APPROVED},
             "obligations.payout": lambda _: {PayoutStatus.UNPAID},
             "obligations.fulfillment": lambda _: {FulfillmentStatus.PENDING},
             "distributions.distribution": lambda _: {DistributionStatus.PENDING},

@@ -3,6 +3,8 @@ difference per collaborator.
 
     manage.py correct_distribution 42                                   # dry run: the differences only
     manage.py correct_distribution 42 --apply --reason "late CRM sync"  # write the adjustment obligations
+    manage.py correct_distribution 42 --apply --reason "…" --expect FP  # only if the lines are still those of
+                                                                        # the dry run that printed FP
 
 Thin: resolve the distribution (in ``--organization`` when given: another tenant's id is "no such"), call
 ``distributions.corrections.distribution_correct``, print the differences (at most ``--limit`` lines, then how
@@ -38,6 +40,12 @@ class Command(OrganizationCommand):
         parser.add_argument("--apply", action="store_true", help="Write the adjustment obligations (default: dry run).")
         parser.add_argument("--reason", help="Why (required with --apply; kept on the correction and adjustments).")
         parser.add_argument("--limit", type=int, default=50, help="Differences printed at most (default 50).")
+        parser.add_argument(
+            "--expect",
+            metavar="FINGERPRINT",
+            help="With --apply: write only if the differences are still those of the dry run that printed this "
+            "fingerprint (else nothing is written and the command fails).",
+        )
 
     def handle(self, *args, organization, **options):
         text = options["distribution"]
@@ -59,10 +67,11 @@ class Command(OrganizationCommand):
                 apply=options["apply"],
                 reason=options["reason"] or "",
                 actor=command_actor(),
+                expect=options["expect"],
             )
         except ValidationError as exc:
             field, messages = next(iter(getattr(exc, "message_dict", {"": exc.messages}).items()))
-            option = {"reason": "--reason", "distribution": "ID"}.get(field, "")
+            option = {"reason": "--reason", "distribution": "ID", "expect": "--expect"}.get(field, "")
             raise CommandError(f"{option}: {' '.join(messages)}" if option else " ".join(messages)) from None
 
         units = plan.units
@@ -79,6 +88,7 @@ class Command(OrganizationCommand):
                     "adjustmentTotal": plan.adjustment_total,
                     "lateCredits": plan.late_credits,
                     "lateRevenueEntries": plan.late_revenue_entries,
+                    "fingerprint": plan.fingerprint,
                     "lines": [
                         {
                             "collaboratorId": line.collaborator_id,
@@ -87,6 +97,7 @@ class Command(OrganizationCommand):
                             "previousValue": line.previous_value,
                             "correctedValue": line.corrected_value,
                             "difference": line.difference,
+                            "status": line.status,
                         }
                         for line in plan.lines
                     ],
@@ -96,12 +107,14 @@ class Command(OrganizationCommand):
             shown = plan.lines[: options["limit"]]
             if shown:
                 self.stdout.write(
-                    f"{'collaborator':>12}  {'score':>10}  {'was':>16}  {'corrected':>16}  {'difference':>16}"
+                    f"{'collaborator':>12}  {'score':>10}  {'was':>16}  {'corrected':>16}  {'difference':>16}  "
+                    "adjustment"
                 )
             for line in shown:
                 self.stdout.write(
                     f"{line.collaborator_id:>12}  {line.score:>10}  {format_amount(line.previous_value, units):>16}  "
-                    f"{format_amount(line.corrected_value, units):>16}  {format_amount(line.difference, units):>16}"
+                    f"{format_amount(line.corrected_value, units):>16}  {format_amount(line.difference, units):>16}  "
+                    f"{line.status}"
                 )
             if len(plan.lines) > len(shown):
                 self.stdout.write(f"… and {len(plan.lines) - len(shown)} more (--limit, or --json for all)")
@@ -113,9 +126,15 @@ class Command(OrganizationCommand):
             f"owed {format_amount(plan.previous_value, units)} → {format_amount(plan.value, units)} ({late}); "
             f"{len(plan.lines)} collaborator(s) differ by {format_amount(plan.adjustment_total, units)} in all"
         )
+        pending = sum(1 for line in plan.lines if line.status == "pending")
+        if pending:
+            head += f" ({pending} pending: their payment of the period was refused before)"
         if plan.correction is not None:
             self.write_summary(f"{head}; correction {plan.correction.pk} wrote {len(plan.lines)} adjustment(s).")
         elif options["apply"]:
             self.write_summary(f"{head}; nothing to write.")
         else:
-            self.write_summary(f"{head}; dry run, nothing written (--apply --reason to write).")
+            self.write_summary(
+                f"{head}; dry run, nothing written (--apply --reason to write; --expect {plan.fingerprint} to "
+                "write only these)."
+            )
