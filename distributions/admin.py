@@ -330,6 +330,7 @@ class DistributionAdmin(
             template="admin/distributions/distribution/adjust.html",
             title=f"Adjust distribution {distribution.pk}?",
             selected=[distribution.pk],
+            log_also=[distribution],
             distribution=distribution,
             units=units,
         )
@@ -367,13 +368,15 @@ class DistributionAdmin(
                     return None
                 log_action(self, request, [distribution], f"Corrected (correction {plan.correction.pk}).", reason)
                 pending = sum(1 for line in plan.lines if line.status == ObligationStatus.PENDING)
+                approved = len(plan.lines) - pending
+                written = [f"{approved} approved (the next fulfillment nets them)"] if approved else []
+                if pending:
+                    written.append(f"{pending} pending (a payment of theirs in the period is not approved)")
                 self.message_user(
                     request,
                     f"Correction {plan.correction.pk} of distribution {distribution.pk}: {len(plan.lines)} "
-                    f"adjustment(s), {format_amount(plan.adjustment_total, plan.units)} in all (approved: the next "
-                    "fulfillment nets them"
-                    + (f"; {pending} pending, for collaborators staff refused before" if pending else "")
-                    + ").",
+                    f"adjustment(s), {format_amount(plan.adjustment_total, plan.units)} in all: "
+                    f"{', '.join(written)}.",
                     messages.SUCCESS,
                 )
                 return None

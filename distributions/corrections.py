@@ -15,31 +15,39 @@ Decisions (where the issue is silent):
 - **The split's rules** are the trigger's recorded ones (resolver, tie policy, topN weights), applied to the
   corrected pool by the engine's one ``split_pool``: largest remainder, the same tie-break (higher score,
   earlier first credit, lower id).
-- **Who counts.** A collaborator the trigger allocated to, or an earlier correction paid, still counts (whatever
-  their status today: a correction is no way to claw back someone deactivated since). A collaborator the trigger
-  did not pay counts only with a credit booked late into the period on purpose (a ``late_reason``) and when
-  active and eligible now: whoever scored in time but was left out was left out by the trigger's eligibility
-  rules at the time, which a correction does not second-guess.
+- **Who counts.** A collaborator the trigger allocated to, or an earlier correction paid, still counts with all
+  their points of the period (whatever their status today: a correction is no way to claw back someone
+  deactivated since). So does a scorer the trigger counted but gave nothing (a zero share: a zero pool, a
+  rounding, beyond topN's places, not the top score), so late revenue or late credits can lift them. Anyone else
+  who scored in time was left out by the trigger's eligibility rules (inactive, or not selected, when it ran),
+  which a correction does not second-guess: they count only with the points booked late into the period on
+  purpose (a ``late_reason``), and only when active and eligible now. Which scorers the trigger counted is not
+  stored, only how many (``scorer_count``); see ``_corrected_scores`` for how they are told apart, and
+  ``CorrectionPlan.uncertain_eligibility`` for when that cannot be exact.
 - **The difference** is against what the period owes already: each collaborator's allocation plus the
   adjustments of earlier corrections. So correcting again writes only the new difference, and a second
   correction with nothing new writes nothing. Staff's own adjustments (``adjust_obligation``) are separate
   decisions that a correction neither counts nor undoes.
 - **Adjustments** are ``approved`` (applying the correction is the approval), in the units the period was paid
-  in (its allocations'; a distributor whose units changed since is corrected in the old ones), created at the
-  correction's instant, with the correction's reason; they net in the next fulfillment, negative ones as
-  clawbacks. Except for a collaborator whose allocation, or an earlier correction's adjustment, staff rejected
-  or cancelled: their adjustment is written ``pending``, so the correction never pays out what staff refused;
+  in (its allocations'; a distributor whose units changed since is corrected in the old ones), created (and their
+  events dated) at the correction's instant, with the correction's reason; they net in the next fulfillment,
+  negative ones as clawbacks. Except for a collaborator with a payment of the period not approved: an
+  allocation or an earlier correction's adjustment still ``pending`` (awaiting staff, or its hold) or refused
+  (``rejected``, ``cancelled``). Their adjustment is written ``pending``: a correction is no way around an
+  approval, never pays out what staff refused and never claws back against other earnings what was never paid;
   staff approve or reject it like any other obligation.
-- **Rollover** of the corrected split's unearned part follows the period's own record (its ``carried_forward``
-  or ``unallocated``, or the latest correction's), not the distributor's setting today; only when nothing was
-  left over then does the current setting decide.
+- **Rollover** of the corrected split's unearned part follows the period's own record (the latest correction
+  that left something over, else the trigger's ``carried_forward`` or ``unallocated``), not the distributor's
+  setting today; only when nothing was ever left over does the current setting decide.
 - **Review, then apply.** The plan has a ``fingerprint`` of its lines; ``distribution_correct(expect=…)``
   refuses to write when the lines under the lock differ from those reviewed (the admin's confirm page and
   ``correct_distribution --expect``), so staff never apply a difference they were not shown.
 - **What would be carried forward** differently is recorded on the correction, not moved into the next period,
   which already opened (and may have triggered) with the original figure.
 - **Concurrency.** Applying locks the distribution and plans again under that lock, so two corrections at once
-  are serialized and the second writes only what the first left.
+  are serialized and the second writes only what the first left. On PostgreSQL it also share-locks the
+  period's obligations (``_share_lock_period_obligations``), so a staff move of one waits until the correction
+  committed instead of slipping between its plan and its write.
 """
 
 import hashlib
@@ -48,6 +56,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
@@ -101,6 +110,7 @@ class CorrectionPlan:
     previous_value: int
     late_credits: int
     late_revenue_entries: int
+    uncertain_eligibility: int = 0  # see ``_corrected_scores``
     lines: list[CorrectionLinePlan] = field(default_factory=list)
     correction: Correction | None = None
 
@@ -108,7 +118,7 @@ class CorrectionPlan:
     def adjustment_total(self) -> int:
         return sum(line.difference for line in self.lines)
 
-    @property
+    @cached_property
     def fingerprint(self) -> str:
         """A short digest of the lines (who, from what, to what, in which status and units): what a reviewer saw,
         for ``distribution_correct(expect=…)``."""
@@ -176,42 +186,86 @@ def _late_credits(distribution: Distribution):
     )
 
 
-def _corrected_scores(
-    distribution: Distribution, distributor: Distributor, paid: Iterable[int]
-) -> list[ScoredCollaborator]:
-    """Each counting collaborator's score in the period from the ledger now (see "Who counts": ``paid``, plus
-    those booked late who are active and eligible now)."""
+def _scores(credits) -> dict[int, tuple[int, datetime]]:
+    """Per collaborator of ``credits``: (Σ points, first credit instant), non-zero sums only; one query."""
     rows = (
-        _period_credits(distribution)
-        .order_by()
+        credits.order_by()
         .values_list("collaborator_id")
         .annotate(score=Cast(Sum("points"), BigIntegerField()), first_credit_at=Min("credited_at"))
         .filter(score__gt=0)
         .values_list("collaborator_id", "score", "first_credit_at")
     )
-    scored = {collaborator_id: (score, first) for collaborator_id, score, first in rows}
-    paid = set(paid)
-    unpaid = [pk for pk in scored if pk not in paid]
-    counting = set(paid)
+    return {collaborator_id: (score, first) for collaborator_id, score, first in rows}
+
+
+def _eligible_now(distribution: Distribution, distributor: Distributor, ids: list[int]) -> set[int]:
+    """Those of ``ids`` active and eligible for the distributor now; one query per 5,000."""
+    eligible = Collaborator.objects.filter(
+        organization_id=distribution.organization_id, status=CollaboratorStatus.ACTIVE
+    )
+    if distributor.eligibility == Eligibility.SELECTED:
+        eligible = eligible.filter(distributors=distributor)
+    found: set[int] = set()
+    for start in range(0, len(ids), 5000):
+        found.update(eligible.filter(pk__in=ids[start : start + 5000]).values_list("pk", flat=True))
+    return found
+
+
+@dataclass
+class _Scores:
+    scored: list[ScoredCollaborator]
+    uncertain: int  # counted with points booked in time though perhaps not eligible when the trigger ran
+
+
+def _corrected_scores(
+    distribution: Distribution, distributor: Distributor, *, allocated: set[int], paid: set[int]
+) -> _Scores:
+    """Each counting collaborator's score in the period from the ledger now (see "Who counts"): ``paid`` (the
+    allocated and those earlier corrections paid) with all their points; a scorer the trigger counted but did not
+    pay (a zero share) with all theirs; anyone else only with the points booked late on purpose, when active and
+    eligible now.
+
+    Which unpaid scorers the trigger counted is not stored, only how many (``scorer_count``): when every one of
+    them was allocated, nobody unpaid was counted (whoever else scored in time was left out by eligibility);
+    otherwise the unpaid who scored in time and are active and eligible now are taken for them. ``uncertain``
+    says by how many those outnumber the trigger's unpaid scorers (someone became eligible since)."""
+    totals = _scores(_period_credits(distribution))
+    counting = {pk: totals[pk] for pk in paid if pk in totals}
+    unpaid = [pk for pk in sorted(totals) if pk not in paid]
+    uncertain = 0
     if unpaid:
-        eligible = Collaborator.objects.filter(
-            organization_id=distribution.organization_id, status=CollaboratorStatus.ACTIVE
-        )
-        if distributor.eligibility == Eligibility.SELECTED:
-            eligible = eligible.filter(distributors=distributor)
-        for start in range(0, len(unpaid), 5000):
-            chunk = unpaid[start : start + 5000]
-            late = _late_credits(distribution).filter(collaborator_id__in=chunk).values_list("collaborator_id")
-            counting.update(eligible.filter(pk__in=late).values_list("pk", flat=True))
-    return [ScoredCollaborator(pk, score, first) for pk, (score, first) in sorted(scored.items()) if pk in counting]
+        late = _scores(_late_credits(distribution))  # as many rows as collaborators booked late
+        in_time = [pk for pk in unpaid if totals[pk][0] > late.get(pk, (0, None))[0]]
+        recorded = distribution.scorer_count
+        unpaid_scorers = None if recorded is None else recorded - len(allocated)  # the trigger's zero shares
+        candidates = in_time if unpaid_scorers != 0 else []
+        late_only = [pk for pk in unpaid if pk in late and pk not in set(candidates)]
+        eligible = _eligible_now(distribution, distributor, sorted(set(candidates) | set(late_only)))
+        counted_in_time = [pk for pk in candidates if pk in eligible]
+        for pk in counted_in_time:
+            counting[pk] = totals[pk]
+        for pk in late_only:
+            if pk in eligible:
+                counting[pk] = late[pk]
+        if counted_in_time:
+            # Those earlier corrections took in for the same reason are among the trigger's unpaid scorers too.
+            taken = sum(1 for pk in paid - allocated if pk in totals and totals[pk][0] > late.get(pk, (0, None))[0])
+            uncertain = max(0, len(counted_in_time) + taken - (unpaid_scorers or 0))
+    scored = [ScoredCollaborator(pk, score, first) for pk, (score, first) in sorted(counting.items())]
+    return _Scores(scored=scored, uncertain=uncertain)
 
 
-REFUSED = (ObligationStatus.REJECTED, ObligationStatus.CANCELLED)
+SETTLED = (ObligationStatus.APPROVED, ObligationStatus.FULFILLED)
 
 
 def _rolls_over(distribution: Distribution, distributor: Distributor) -> bool:
     """Whether the period carried its unearned part forward, as recorded (see "Rollover")."""
-    latest = distribution.corrections.order_by("-pk").values_list("carried_forward", "unallocated").first()
+    latest = (
+        distribution.corrections.exclude(carried_forward=0, unallocated=0)
+        .order_by("-pk")
+        .values_list("carried_forward", "unallocated")
+        .first()
+    )
     for carried_forward, unallocated in (latest or (0, 0), (distribution.carried_forward, distribution.unallocated)):
         if carried_forward:
             return True
@@ -234,13 +288,13 @@ def _period_units(distribution: Distribution, distributor: Distributor, paid_uni
 
 
 def distribution_correction_plan(*, distribution: Distribution) -> CorrectionPlan:
-    """The correction of ``distribution`` the ledger calls for now; reads only (a handful of queries plus two
+    """The correction of ``distribution`` the ledger calls for now; reads only (a handful of queries plus one
     per 5,000 scorers the trigger did not pay)."""
     _refuse_untriggered(distribution)
     distributor = Distributor.objects.get(pk=distribution.distributor_id)
     allocations: dict[int, int] = {}  # collaborator -> allocation id
     previous: dict[int, int] = defaultdict(int)
-    refused: set[int] = set()  # collaborators staff refused a payment of this period
+    unsettled: set[int] = set()  # collaborators with a payment of the period not approved (pending or refused)
     paid_units: set[str] = set()
     for allocation_id, collaborator_id, value, status, units in Allocation.objects.filter(
         distribution=distribution
@@ -248,15 +302,15 @@ def distribution_correction_plan(*, distribution: Distribution) -> CorrectionPla
         allocations[collaborator_id] = allocation_id
         previous[collaborator_id] += value
         paid_units.add(units)
-        if status in REFUSED:
-            refused.add(collaborator_id)
+        if status not in SETTLED:
+            unsettled.add(collaborator_id)
     for collaborator_id, difference, status, units in CorrectionLine.objects.filter(
         correction__distribution=distribution
     ).values_list("collaborator_id", "difference", "adjustment__status", "adjustment__units"):
         previous[collaborator_id] += difference
         paid_units.add(units)
-        if status in REFUSED:
-            refused.add(collaborator_id)
+        if status not in SETTLED:
+            unsettled.add(collaborator_id)
     units = _period_units(distribution, distributor, paid_units)
 
     period_pool, revenue_entries, revenue_total = _period_pool(distribution, distributor, units)
@@ -264,11 +318,12 @@ def distribution_correction_plan(*, distribution: Distribution) -> CorrectionPla
     resolver = distribution.distribution_resolver or distributor.distribution_resolver
     tie_policy = distribution.tie_policy or distributor.tie_policy
     weights = (distribution.top_n_weights or distributor.top_n_weights or ()) if resolver == TOP_N else ()
-    scored = _corrected_scores(distribution, distributor, previous)
+    scores = _corrected_scores(distribution, distributor, allocated=set(allocations), paid=set(previous))
+    scored = scores.scored
     result = split_pool(pool, scored, resolver=resolver, tie_policy=tie_policy, weights=weights)
     carried_forward = result.unallocated if _rolls_over(distribution, distributor) else 0
     corrected = {share.collaborator_id: share for share in result.shares}
-    scores = {item.collaborator_id: item.score for item in scored}
+    score_of = {item.collaborator_id: item.score for item in scored}
 
     lines = []
     for collaborator_id in sorted(set(corrected) | set(previous)):
@@ -276,10 +331,10 @@ def distribution_correction_plan(*, distribution: Distribution) -> CorrectionPla
         line = CorrectionLinePlan(
             collaborator_id=collaborator_id,
             allocation_id=allocations.get(collaborator_id),
-            score=scores.get(collaborator_id, 0),
+            score=score_of.get(collaborator_id, 0),
             previous_value=previous.get(collaborator_id, 0),
             corrected_value=share.value if share else 0,
-            status=ObligationStatus.PENDING if collaborator_id in refused else ObligationStatus.APPROVED,
+            status=ObligationStatus.PENDING if collaborator_id in unsettled else ObligationStatus.APPROVED,
         )
         if line.difference:
             lines.append(line)
@@ -297,6 +352,7 @@ def distribution_correction_plan(*, distribution: Distribution) -> CorrectionPla
         previous_value=sum(previous.values()),
         late_credits=_late_credits(distribution).count(),
         late_revenue_entries=_late_revenue_entries(distribution, distributor, units),
+        uncertain_eligibility=scores.uncertain,
         lines=lines,
     )
 
@@ -327,7 +383,9 @@ def distribution_correct(
         return distribution_correction_plan(distribution=distribution)
     reason = _checked_reason(reason)
     with transaction.atomic():
+        _share_lock_period_obligations(distribution.pk, adjustments=False)  # before the distribution: see below
         locked = Distribution.objects.select_for_update().get(pk=distribution.pk)
+        _share_lock_period_obligations(distribution.pk, adjustments=True)
         plan = distribution_correction_plan(distribution=locked)
         if expect is not None and expect != plan.fingerprint:
             raise ValidationError(
@@ -374,6 +432,42 @@ def distribution_correct(
             )
         plan.correction = correction
     return plan
+
+
+def _share_lock_period_obligations(distribution_id: int, *, adjustments: bool) -> int:
+    """PostgreSQL: lock ``FOR SHARE``, in id order, the obligations of the period's allocations (or, with
+    ``adjustments``, of its earlier corrections), so no staff move changes their status while the correction plans
+    on it and writes: a rejection waits until the correction committed (and is then a decision about the original
+    obligation alone). The order is the one every other path takes (obligations, then their distribution: staff
+    moves, paying, taking back), so none of them can deadlock with a correction; adjustments have no allocation,
+    so moving one never locks a distribution, and they are locked after it (earlier corrections add them under
+    that lock). SQLite serializes writers; nothing to do there. Returns how many rows were locked."""
+    if connection.vendor != "postgresql":
+        return 0
+    quote = connection.ops.quote_name
+    obligation = Obligation._meta
+    if adjustments:
+        line, correction = CorrectionLine._meta, Correction._meta
+        ids = (
+            f"SELECT l.{quote(line.get_field('adjustment').column)} FROM {quote(line.db_table)} AS l "
+            f"JOIN {quote(correction.db_table)} AS c ON c.{quote(correction.pk.column)} = "
+            f"l.{quote(line.get_field('correction').column)} "
+            f"WHERE c.{quote(correction.get_field('distribution').column)} = %s"
+        )
+    else:
+        allocation = Allocation._meta
+        ids = (
+            f"SELECT {quote(allocation.get_field('obligation').column)} FROM {quote(allocation.db_table)} "
+            f"WHERE {quote(allocation.get_field('distribution').column)} = %s"
+        )
+    pk = quote(obligation.pk.column)
+    sql = (
+        f"WITH locked AS (SELECT o.{pk} FROM {quote(obligation.db_table)} AS o WHERE o.{pk} IN ({ids}) "
+        f"ORDER BY o.{pk} FOR SHARE OF o) SELECT count(*) FROM locked"
+    )  # identifiers come from model metadata; the id is a parameter
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [distribution_id])
+        return cursor.fetchone()[0]
 
 
 def _write_lines_bulk_create(

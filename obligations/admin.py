@@ -19,6 +19,8 @@ its collaborator's. Amounts read ``155.07 USD`` and times are in the organizatio
   totals per units on the change page (``obligations.selectors.collaborator_earnings``, two queries).
 """
 
+from collections.abc import Iterable
+
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
@@ -309,18 +311,27 @@ class ObligationAdmin(
         )
 
 
-def adjustment_action(model_admin, request, *, form, target: str, create, template: str, **page):
+def adjustment_action(
+    model_admin, request, *, form, target: str, create, template: str, log_also: Iterable = (), **page
+):
     """The one flow of the Adjust actions (an obligation's, a distribution's): the page with ``form`` (the amount,
     the reason, whatever else the form asks) until it is posted valid; then ``create(cleaned_data)`` makes the
-    adjustment of ``target`` (e.g. ``"obligation 12"``), logged in the adjustment's admin history with the reason,
-    and the list says what was made. A refusal is an error message and changes nothing. ``page``: the page's
-    title, selected rows and context (``organizations.admin.action_page``)."""
+    adjustment of ``target`` (e.g. ``"obligation 12"``), logged in the adjustment's admin history with the reason
+    (and in that of ``log_also``, rows of another admin: "Adjusted by adjustment N."), and the list says what was
+    made. A refusal is an error message and changes nothing. ``page``: the page's title, selected rows and
+    context (``organizations.admin.action_page``)."""
     if form.is_bound and form.is_valid():
         data = form.cleaned_data
+
+        def made_and_logged():
+            made = create(data)
+            log_action(model_admin, request, log_also, f"Adjusted by adjustment {made.pk}.", data["reason"])
+            return [made]
+
         _run(
             model_admin,
             request,
-            lambda: [create(data)],
+            made_and_logged,
             lambda made: f"Adjustment {made[0]} created for {target} (approved: the next fulfillment nets it).",
             logged=f"Created as an adjustment of {target}.",
             reason=data["reason"],

@@ -53,17 +53,17 @@ def payout_payload(payout: Payout) -> dict:
     }
 
 
-def _record_grouped(event_type: str, rows: Iterable, key: str, payload) -> None:
+def _record_grouped(event_type: str, rows: Iterable, key: str, payload, occurred_at=None) -> None:
     by_organization: dict[int, list[tuple[str, dict]]] = defaultdict(list)
     for row in rows:
         by_organization[row.organization_id].append((f"{key}:{row.pk}", payload(row)))
     for organization_id, items in by_organization.items():
-        events.record_many(organization_id=organization_id, type=event_type, items=items)
+        events.record_many(organization_id=organization_id, type=event_type, items=items, occurred_at=occurred_at)
 
 
-def record_obligations(event_type: str, obligations: Iterable[Obligation]) -> None:
-    """One ``event_type`` event per obligation (one insert per organization)."""
-    _record_grouped(event_type, obligations, "obligation", obligation_payload)
+def record_obligations(event_type: str, obligations: Iterable[Obligation], occurred_at=None) -> None:
+    """One ``event_type`` event per obligation (one insert per organization), at ``occurred_at`` (default: now)."""
+    _record_grouped(event_type, obligations, "obligation", obligation_payload, occurred_at)
 
 
 def record_payouts(event_type: str, payouts: Iterable[Payout]) -> None:

@@ -418,7 +418,7 @@ def obligation_adjustments_create(
                 )
             for item in adjustments:
                 item.created_at = item.modified_at = created_at
-        record_obligations("obligation.created", adjustments)
+        record_obligations("obligation.created", adjustments, occurred_at=created_at)
     return adjustments
 
 

@@ -41,8 +41,9 @@ def owed(distribution) -> dict[int, int]:
 
 @pytest.fixture
 def period(make_distributor, make_collaborators):
-    """A triggered January of a fixed 1,000.00 USD pool split 1:1:1 among three collaborators."""
-    distributor = make_distributor(pool_amount=100_000)
+    """A triggered January of a fixed 1,000.00 USD pool split 1:1:1 among three collaborators, their obligations
+    approved."""
+    distributor = make_distributor(pool_amount=100_000, obligation_start_status="approved")
     a, b, c = make_collaborators(3)
     for collaborator in (a, b, c):
         credit(collaborator, distributor, 10, MID_JAN)
@@ -175,10 +176,63 @@ def test_an_in_time_credit_of_someone_the_trigger_left_out_does_not_count(make_d
     ]
     type(d).objects.filter(pk=d.pk).update(status="active")  # eligible again now
     assert distribution_correct(distribution=distribution).lines == []
-    late_credit(d, distributor, 5)  # booked late on purpose: now d counts, with all of d's period (15 of 25)
+    late_credit(d, distributor, 5)  # booked late on purpose: now d counts, with the late points only (5 of 15)
     plan = distribution_correct(distribution=distribution)
-    assert {line.collaborator_id: line.corrected_value for line in plan.lines} == {a.pk: 40_000, d.pk: 60_000}
+    assert {line.collaborator_id: line.corrected_value for line in plan.lines} == {a.pk: 66_667, d.pk: 33_333}
+    assert plan.uncertain_eligibility == 0
     assert plan.late_credits == 1
+
+
+def test_late_revenue_pays_the_scorers_of_a_period_whose_pool_was_zero(make_distributor, make_collaborators, org):
+    distributor = make_distributor(
+        pool_resolver="revenueShare", pool_percent_bp=1000, pool_amount=0, obligation_start_status="approved"
+    )
+    a, b = make_collaborators(2)
+    credit(a, distributor, 2, MID_JAN)
+    credit(b, distributor, 1, MID_JAN)
+    run_engine("--now", "2026-02-01T00:00:00Z")
+    (distribution,) = triggered(distributor)
+    assert distribution.pool == 0 and not Allocation.objects.filter(distribution=distribution).exists()
+    row = {"amount": "300.00", "units": "USD", "occurredAt": "2026-01-20T00:00:00Z", "reference": "late"}
+    revenue_import(organization=org, rows=[(2, row)], late_reason="invoice found")
+    plan = distribution_correct(distribution=distribution, apply=True, reason="late invoice", actor="t")
+    # Both scored in time and were counted by the trigger (with nothing to share): 30.00 USD split 2:1.
+    assert owed(distribution) == {a.pk: 2_000, b.pk: 1_000}
+    assert plan.uncertain_eligibility == 0 and plan.unallocated == plan.carried_forward == 0
+
+
+def test_a_scorer_beyond_the_top_places_moves_up_with_late_credits(make_distributor, make_collaborators):
+    distributor = make_distributor(
+        pool_amount=100_000, distribution_resolver="topN", top_n_weights=[100], obligation_start_status="approved"
+    )
+    a, b, c = make_collaborators(3)
+    credit(a, distributor, 10, MID_JAN)
+    credit(b, distributor, 5, MID_JAN)
+    credit(c, distributor, 3, MID_JAN)
+    type(c).objects.filter(pk=c.pk).update(status="inactive")  # left out by the trigger
+    run_engine("--now", "2026-02-01T00:00:00Z")
+    (distribution,) = triggered(distributor)
+    assert distribution.scorer_count == 2  # a won; b counted with a zero share
+    late_credit(b, distributor, 10)  # b 15 > a 10
+    plan = distribution_correct(distribution=distribution)
+    assert {line.collaborator_id: line.corrected_value for line in plan.lines} == {a.pk: 0, b.pk: 100_000}
+    assert plan.uncertain_eligibility == 0
+    # c is active again: c scored in time too, and only the count tells the trigger counted one of b and c.
+    type(c).objects.filter(pk=c.pk).update(status="active")
+    plan = distribution_correct(distribution=distribution)
+    assert plan.uncertain_eligibility == 1
+    assert {line.collaborator_id: line.corrected_value for line in plan.lines} == {a.pk: 0, b.pk: 100_000}
+
+
+def test_a_collaborator_whose_allocation_awaits_approval_gets_a_pending_adjustment(period):
+    distributor, distribution, (a, b, c) = period
+    waiting = Allocation.objects.get(distribution=distribution, collaborator=a).obligation
+    Obligation.objects.filter(pk=waiting.pk).update(status="pending")  # e.g. still in its hold
+    late_credit(b, distributor, 10)  # b gains, a and c lose
+    correction = distribution_correct(distribution=distribution, apply=True, reason="sync", actor="t").correction
+    lines = {line.collaborator_id: line for line in correction.lines.select_related("adjustment")}
+    assert lines[a.pk].difference < 0 and lines[a.pk].adjustment.status == "pending"  # no clawback of the unpaid
+    assert lines[b.pk].adjustment.status == lines[c.pk].adjustment.status == "approved"
 
 
 @pytest.mark.parametrize("refusal", ["rejected", "cancelled"])
@@ -275,25 +329,18 @@ def test_late_credits_count_only_bookings_made_late_on_purpose(period):
 
 def test_a_replay_with_another_late_reason_keeps_the_first(period):
     distributor, distribution, (a, _, _) = period
-    first = metric_credit(
-        organization=a.organization,
-        collaborator=a,
-        quantity=10,
-        distributor_id=distributor.pk,
-        source=CreditSource.COMMAND,
-        idempotency_key="sync-42",
-        now=MID_JAN,
-        late_reason="CRM sync",
-    )
-    again = metric_credit(
-        organization=a.organization,
-        collaborator=a,
-        quantity=10,
-        distributor_id=distributor.pk,
-        source=CreditSource.COMMAND,
-        idempotency_key="sync-42",
-        now=MID_JAN,
-        late_reason="another story",
+    first, again = (
+        metric_credit(
+            organization=a.organization,
+            collaborator=a,
+            quantity=10,
+            distributor_id=distributor.pk,
+            source=CreditSource.COMMAND,
+            idempotency_key="sync-42",
+            now=MID_JAN,
+            late_reason=reason,
+        )
+        for reason in ("CRM sync", "another story")
     )
     assert again.replayed and again.request.pk == first.request.pk
     assert list(CreditRequest.objects.filter(idempotency_key="sync-42").values_list("late_reason", flat=True)) == [
@@ -444,6 +491,64 @@ def test_two_corrections_at_once_write_the_difference_once(make_distributor, mak
     assert sum(1 for correction in results if correction is not None) == 1
     assert Correction.objects.count() == 1
     assert owed(distribution) == {a.pk: 80_000, b.pk: 20_000}
+
+
+def _approved_period(make_distributor, make_collaborators):
+    distributor = make_distributor(pool_amount=100_000, obligation_start_status="approved")
+    a, b = make_collaborators(2)
+    credit(a, distributor, 10, MID_JAN)
+    credit(b, distributor, 10, MID_JAN)
+    run_engine("--now", "2026-02-01T00:00:00Z")
+    (distribution,) = triggered(distributor)
+    return distributor, distribution, a, b
+
+
+def _corrected_once(make_distributor, make_collaborators):
+    """An approved period corrected once (a booked late: a approved top-up), then a booked late again."""
+    distributor, distribution, a, _b = _approved_period(make_distributor, make_collaborators)
+    late_credit(a, distributor, 30)
+    first = distribution_correct(distribution=distribution, apply=True, reason="first", actor="t").correction
+    late_credit(a, distributor, 40)
+    return distribution, a, first.lines.get(collaborator=a).adjustment_id
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("follow", [False, True])
+def test_a_staff_move_waits_for_a_correction_being_applied(make_distributor, make_collaborators, follow):
+    """A rejection of what the correction plans on (here an earlier adjustment of a, which locks no distribution)
+    waits until the correction committed: the correction's decision (approved, from a's approved payments) and
+    the rejection are then two decisions in order, never one slipping between the other's read and write."""
+    from distributions.services import obligations_transition_and_follow
+    from obligations.services import obligations_transition
+    from tests.races import Race
+
+    distribution, a, earlier = _corrected_once(make_distributor, make_collaborators)
+    move = obligations_transition_and_follow if follow else obligations_transition
+    with Race(timeout=60) as race:
+        correcting = race.hold(distribution_correct, distribution=distribution, apply=True, reason="sync", actor="t")
+        rejecting = race.thread(move, obligation_ids=[earlier], status="rejected", actor="staff:ann")
+        race.wait_until_blocked(rejecting)  # held back by the correction's share lock
+        correcting.release()
+    second = Correction.objects.order_by("-pk").first()
+    assert second.lines.get(collaborator=a).adjustment.status == "approved"
+    assert Obligation.objects.get(pk=earlier).status == "rejected"
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_correction_waits_for_a_staff_move_in_progress_and_plans_on_it(make_distributor, make_collaborators):
+    from obligations.services import obligations_transition
+    from tests.races import Race
+
+    distribution, a, earlier = _corrected_once(make_distributor, make_collaborators)
+    with Race(timeout=60) as race:
+        rejecting = race.hold(obligations_transition, obligation_ids=[earlier], status="rejected", actor="staff:ann")
+        correcting = race.thread(distribution_correct, distribution=distribution, apply=True, reason="s", actor="t")
+        race.wait_until_blocked(correcting)
+        rejecting.release()
+    second = Correction.objects.order_by("-pk").first()
+    assert second.lines.get(collaborator=a).adjustment.status == "pending"  # it saw the rejection
 
 
 def test_each_adjustment_of_a_correction_has_its_created_event(period):

@@ -31,7 +31,9 @@ def save(page, name: str):
 def late_period(org):
     org.timezone = "Europe/Paris"
     org.save()
-    distributor = DistributorFactory(organization=org, name="Monthly sales pool", pool_amount=1_000_00)
+    distributor = DistributorFactory(
+        organization=org, name="Monthly sales pool", pool_amount=1_000_00, obligation_start_status="approved"
+    )
     distribution_open_first(distributor=distributor)
     people = [CollaboratorFactory(organization=org, full_name=name) for name in ("Ada Lovelace", "Alan Turing")]
     for person in people:
@@ -41,8 +43,8 @@ def late_period(org):
     return Distribution.objects.exclude(status="pending").get(distributor=distributor), people
 
 
-def test_correct_a_period_from_the_admin(live_server, page, staff, late_period):
-    distribution, _people = late_period
+def open_correct_page(page, live_server, distribution):
+    """Log in and run the "Correct" action on ``distribution`` from the distributions list."""
     log_in(page, live_server, VIEWPORT)
     run_action(
         page,
@@ -51,6 +53,11 @@ def test_correct_a_period_from_the_admin(live_server, page, staff, late_period):
         "Correct the selected distribution from the ledger",
     )
     page.wait_for_selector("#correct-form")
+
+
+def test_correct_a_period_from_the_admin(live_server, page, staff, late_period):
+    distribution, _people = late_period
+    open_correct_page(page, live_server, distribution)
     save(page, "correction_dry_run")
     lines = page.locator("#correction-lines")
     assert lines.get_by_text("Ada Lovelace").is_visible()
@@ -84,14 +91,7 @@ def test_a_refused_payment_is_corrected_pending_and_a_changed_ledger_is_shown_ag
     distribution, (ada, turing) = late_period
     refused = Obligation.objects.get(allocation__distribution=distribution, collaborator=ada)
     obligations_transition(obligation_ids=[refused.pk], status="rejected", reason="duplicate account", actor="t")
-    log_in(page, live_server, VIEWPORT)
-    run_action(
-        page,
-        f"{live_server.url}/admin/distributions/distribution/",
-        distribution.pk,
-        "Correct the selected distribution from the ledger",
-    )
-    page.wait_for_selector("#correct-form")
+    open_correct_page(page, live_server, distribution)
     assert "pending" in page.locator("#correction-lines tr", has_text="Ada Lovelace").inner_text()
     assert "approved" in page.locator("#correction-lines tr", has_text="Alan Turing").inner_text()
     save(page, "correction_pending_line")
@@ -146,3 +146,8 @@ def test_adjust_a_distribution_for_one_collaborator_from_the_admin(live_server, 
         distribution.pk,
     )
     assert f"created for distribution {distribution.pk}" in page.inner_text(".messagelist")
+    # Both admin histories say it: the adjustment's ("created as an adjustment of …") and the distribution's.
+    from django.contrib.admin.models import LogEntry
+
+    logged = LogEntry.objects.get(object_id=str(distribution.pk), content_type__model="distribution")
+    assert logged.change_message == f"Adjusted by adjustment {made.pk}. Reason: Missed by the CRM export"

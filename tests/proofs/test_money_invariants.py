@@ -44,10 +44,11 @@ Invariants (checked on the database after every step):
 6. Corrections (``distributions.corrections.distribution_correct``): for every corrected distribution, Σ of its
    allocations' values + Σ of its correction lines' adjustment values = the latest correction's corrected pool
    minus what the corrected split leaves unallocated or carried (= its ``value``); each correction line's
-   adjustment has the line's difference as value, in the distributor's units. Right after a correction is
+   adjustment has the line's difference as value, in the period's units (the distributor's: they never change
+   here). Right after a correction is
    applied, planning it again finds no difference; the apply confirms the dry run's fingerprint, and an
-   adjustment is written ``pending`` exactly for the collaborators whose allocation or earlier adjustment of
-   the period staff had rejected or cancelled (``approved`` for everyone else).
+   adjustment is written ``pending`` exactly for the collaborators with an allocation or earlier adjustment of
+   the period neither approved nor fulfilled (``approved`` for everyone else).
 7. A triggered distribution follows its obligations: ``processing`` while one of its allocations' obligations
    is pending or approved, else ``complete`` (whatever moved them: staff, a held release, paying, taking back).
 
@@ -86,6 +87,7 @@ from distributors.models import Distributor
 from obligations.balances import hold_reason
 from obligations.models import (
     OPEN_OBLIGATION_STATUSES,
+    AwardType,
     Fulfillment,
     FulfillmentStatus,
     MinimumPayout,
@@ -109,7 +111,7 @@ LIVE_FULFILLMENTS = (FulfillmentStatus.PENDING, FulfillmentStatus.PROCESSING)
 OWED_STATUSES = (ObligationStatus.APPROVED, ObligationStatus.FULFILLED)
 
 picks = st.integers(min_value=0, max_value=10_000)
-REFUSED = (ObligationStatus.REJECTED, ObligationStatus.CANCELLED)  # staff refused the payment
+SETTLED = (ObligationStatus.APPROVED, ObligationStatus.FULFILLED)  # a payment staff (or a hold) let through
 RUNS = {
     "examples": 0,
     "states_checked": 0,
@@ -412,15 +414,11 @@ class MoneyMachine(RuleBasedStateMachine):
                 distribution.trigger_date - timedelta(minutes=1),
                 late_reason="found in the audit",
             )
-        refused = set(
-            Allocation.objects.filter(distribution=distribution, obligation__status__in=REFUSED).values_list(
-                "collaborator_id", flat=True
-            )
-        ) | set(
-            CorrectionLine.objects.filter(
-                correction__distribution=distribution, adjustment__status__in=REFUSED
-            ).values_list("collaborator_id", flat=True)
+        # Who has a payment of the period not let through, as the obligations' rows say before the correction.
+        of_period = Obligation.objects.filter(allocation__distribution=distribution) | Obligation.objects.filter(
+            correction_line__correction__distribution=distribution
         )
+        unsettled = set(of_period.exclude(status__in=SETTLED).values_list("collaborator_id", flat=True))
         preview = distribution_correct(distribution=distribution, apply=False)
         plan = distribution_correct(
             distribution=distribution,
@@ -436,11 +434,11 @@ class MoneyMachine(RuleBasedStateMachine):
         assert (plan.correction is None) == (not plan.lines)
         if plan.correction is not None:
             RUNS["corrections"] += 1
-            # Staff refused these collaborators a payment of the period: the correction pays them nothing
-            # without staff approving it again.
+            # A payment of the period not let through (pending, rejected, cancelled): the correction pays those
+            # collaborators nothing, nor claws back, without staff approving it.
             for collaborator_id, status in plan.correction.lines.values_list("collaborator_id", "adjustment__status"):
-                expected = ObligationStatus.PENDING if collaborator_id in refused else ObligationStatus.APPROVED
-                assert status == expected, (collaborator_id, status, refused)
+                expected = ObligationStatus.PENDING if collaborator_id in unsettled else ObligationStatus.APPROVED
+                assert status == expected, (collaborator_id, status, unsettled)
                 RUNS["pending_adjustments"] += status == ObligationStatus.PENDING
             again = distribution_correct(distribution=distribution, apply=False)
             assert again.lines == [], "correcting twice must find nothing new"
@@ -578,10 +576,17 @@ class MoneyMachine(RuleBasedStateMachine):
             .values_list("model", "object_id", "from_status", "to_status")
         ):
             rows[(model, object_id)].append((before, after))
+        corrected = set(
+            CorrectionLine.objects.filter(correction__organization=self.org).values_list("adjustment_id", flat=True)
+        )
         created = {
             # The distributor's start status; an adjustment starts approved, or pending when a correction writes
-            # one for a collaborator staff refused.
-            "obligations.obligation": lambda _: {ObligationStatus.PENDING, ObligationStatus.APPROVED},
+            # one for a collaborator with a payment not let through; staff's own adjustments start approved.
+            "obligations.obligation": lambda o: (
+                {ObligationStatus.APPROVED}
+                if o.award_type == AwardType.ADJUSTMENT and o.pk not in corrected
+                else {ObligationStatus.PENDING, ObligationStatus.APPROVED}
+            ),
             "obligations.payout": lambda _: {PayoutStatus.UNPAID},
             "obligations.fulfillment": lambda _: {FulfillmentStatus.PENDING},
             "distributions.distribution": lambda _: {DistributionStatus.PENDING},

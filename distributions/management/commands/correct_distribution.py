@@ -59,6 +59,8 @@ class Command(OrganizationCommand):
             raise CommandError(f"ID: no distribution '{text}'{where}.")
         if options["limit"] < 0:
             raise CommandError("--limit: give 0 or more.")
+        if options["expect"] is not None and not options["apply"]:
+            raise CommandError("--expect: only with --apply (a dry run writes nothing to check).")
         if options["apply"] and not (options["reason"] or "").strip():
             raise CommandError("--reason: required with --apply (why the period is corrected).")
         try:
@@ -89,6 +91,7 @@ class Command(OrganizationCommand):
                     "lateCredits": plan.late_credits,
                     "lateRevenueEntries": plan.late_revenue_entries,
                     "fingerprint": plan.fingerprint,
+                    "uncertainEligibility": plan.uncertain_eligibility,
                     "lines": [
                         {
                             "collaboratorId": line.collaborator_id,
@@ -128,7 +131,12 @@ class Command(OrganizationCommand):
         )
         pending = sum(1 for line in plan.lines if line.status == "pending")
         if pending:
-            head += f" ({pending} pending: their payment of the period was refused before)"
+            head += f" ({pending} pending: a payment of theirs in the period is not approved)"
+        if plan.uncertain_eligibility:
+            head += (
+                f"; {plan.uncertain_eligibility} more collaborator(s) counted with points booked in time than the "
+                "trigger counted without paying (someone became eligible since: check the lines)"
+            )
         if plan.correction is not None:
             self.write_summary(f"{head}; correction {plan.correction.pk} wrote {len(plan.lines)} adjustment(s).")
         elif options["apply"]:
