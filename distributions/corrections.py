@@ -21,9 +21,9 @@ Decisions (where the issue is silent):
   rounding, beyond topN's places, not the top score), so late revenue or late credits can lift them. Anyone else
   who scored in time was left out by the trigger's eligibility rules (inactive, or not selected, when it ran),
   which a correction does not second-guess: they count only with the points booked late into the period on
-  purpose (a ``late_reason``), and only when active and eligible now. Which scorers the trigger counted is not
-  stored, only how many (``scorer_count``); see ``_corrected_scores`` for how they are told apart, and
-  ``CorrectionPlan.uncertain_eligibility`` for when that cannot be exact.
+  purpose (a ``late_reason``), and only when active and eligible now (or taken in by an earlier correction).
+  Which scorers the trigger counted is not stored, only how many (``scorer_count``); see ``_corrected_scores``
+  for how they are told apart, and ``CorrectionPlan.uncertain_eligibility`` for when that cannot be exact.
 - **The difference** is against what the period owes already: each collaborator's allocation plus the
   adjustments of earlier corrections. So correcting again writes only the new difference, and a second
   correction with nothing new writes nothing. Staff's own adjustments (``adjust_obligation``) are separate
@@ -214,43 +214,54 @@ def _eligible_now(distribution: Distribution, distributor: Distributor, ids: lis
 @dataclass
 class _Scores:
     scored: list[ScoredCollaborator]
-    uncertain: int  # counted with points booked in time though perhaps not eligible when the trigger ran
+    uncertain: int  # in-time scorers the record cannot tell from the trigger's unpaid ones (see below)
 
 
 def _corrected_scores(
     distribution: Distribution, distributor: Distributor, *, allocated: set[int], paid: set[int]
 ) -> _Scores:
-    """Each counting collaborator's score in the period from the ledger now (see "Who counts"): ``paid`` (the
-    allocated and those earlier corrections paid) with all their points; a scorer the trigger counted but did not
-    pay (a zero share) with all theirs; anyone else only with the points booked late on purpose, when active and
-    eligible now.
+    """Each counting collaborator's score in the period from the ledger now (see "Who counts").
 
-    Which unpaid scorers the trigger counted is not stored, only how many (``scorer_count``): when every one of
-    them was allocated, nobody unpaid was counted (whoever else scored in time was left out by eligibility);
-    otherwise the unpaid who scored in time and are active and eligible now are taken for them. ``uncertain``
-    says by how many those outnumber the trigger's unpaid scorers (someone became eligible since)."""
+    - The allocated count with all their points, whatever their status now.
+    - So do the trigger's *unpaid scorers*: counted by it but given nothing (a zero share). The trigger stores
+      how many (``scorer_count`` minus the allocations), not who, so they are told by the ledger: every
+      unallocated collaborator with points booked in time (``in_time``) is either one of them or someone the
+      trigger's eligibility left out (inactive, or not selected, when it ran). When ``in_time`` has exactly as
+      many as the trigger's unpaid scorers (or fewer), they are those: all count, whatever their status now.
+      When it has none of them (every scorer allocated), nobody in ``in_time`` counts with those points. In
+      between the record cannot tell: those active and eligible now count (and those an earlier correction
+      took in), and ``uncertain`` says how many in-time scorers could not be told apart
+      (``len(in_time) - unpaid scorers``). A period without ``scorer_count`` (triggered before it was recorded)
+      is that case too, with every in-time scorer uncertain.
+    - Anyone else counts only with the points booked late on purpose (``late_reason``), when active and eligible
+      now or already taken in by an earlier correction (``paid``), which decided the same way: so correcting
+      again with nothing new changes nothing.
+    """
     totals = _scores(_period_credits(distribution))
-    counting = {pk: totals[pk] for pk in paid if pk in totals}
-    unpaid = [pk for pk in sorted(totals) if pk not in paid]
+    counting = {pk: totals[pk] for pk in allocated if pk in totals}
+    others = [pk for pk in sorted(totals) if pk not in allocated]
     uncertain = 0
-    if unpaid:
+    if others:
         late = _scores(_late_credits(distribution))  # as many rows as collaborators booked late
-        in_time = [pk for pk in unpaid if totals[pk][0] > late.get(pk, (0, None))[0]]
+        in_time = [pk for pk in others if totals[pk][0] > late.get(pk, (0, None))[0]]
         recorded = distribution.scorer_count
-        unpaid_scorers = None if recorded is None else recorded - len(allocated)  # the trigger's zero shares
-        candidates = in_time if unpaid_scorers != 0 else []
-        late_only = [pk for pk in unpaid if pk in late and pk not in set(candidates)]
-        eligible = _eligible_now(distribution, distributor, sorted(set(candidates) | set(late_only)))
-        counted_in_time = [pk for pk in candidates if pk in eligible]
+        unpaid_scorers = None if recorded is None else max(0, recorded - len(allocated))
+        if unpaid_scorers == 0:
+            counted_in_time: set[int] = set()
+        elif unpaid_scorers is not None and len(in_time) <= unpaid_scorers:
+            counted_in_time = set(in_time)  # exactly the trigger's unpaid scorers
+        else:
+            uncertain = len(in_time) - (unpaid_scorers or 0)
+            undecided = [pk for pk in in_time if pk not in paid]
+            counted_in_time = {pk for pk in in_time if pk in paid}
+            counted_in_time |= _eligible_now(distribution, distributor, undecided)
+        late_only = [pk for pk in others if pk in late and pk not in counted_in_time]
+        eligible = _eligible_now(distribution, distributor, [pk for pk in late_only if pk not in paid])
         for pk in counted_in_time:
             counting[pk] = totals[pk]
         for pk in late_only:
-            if pk in eligible:
+            if pk in paid or pk in eligible:
                 counting[pk] = late[pk]
-        if counted_in_time:
-            # Those earlier corrections took in for the same reason are among the trigger's unpaid scorers too.
-            taken = sum(1 for pk in paid - allocated if pk in totals and totals[pk][0] > late.get(pk, (0, None))[0])
-            uncertain = max(0, len(counted_in_time) + taken - (unpaid_scorers or 0))
     scored = [ScoredCollaborator(pk, score, first) for pk, (score, first) in sorted(counting.items())]
     return _Scores(scored=scored, uncertain=uncertain)
 

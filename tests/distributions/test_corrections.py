@@ -216,12 +216,67 @@ def test_a_scorer_beyond_the_top_places_moves_up_with_late_credits(make_distribu
     late_credit(b, distributor, 10)  # b 15 > a 10
     plan = distribution_correct(distribution=distribution)
     assert {line.collaborator_id: line.corrected_value for line in plan.lines} == {a.pk: 0, b.pk: 100_000}
-    assert plan.uncertain_eligibility == 0
-    # c is active again: c scored in time too, and only the count tells the trigger counted one of b and c.
+    # b and c both scored in time without an allocation; the trigger counted one of them: the record cannot
+    # tell which, so those eligible now count (b) and the plan says one is uncertain.
+    assert plan.uncertain_eligibility == 1 and plan.scorer_count == 2
     type(c).objects.filter(pk=c.pk).update(status="active")
     plan = distribution_correct(distribution=distribution)
-    assert plan.uncertain_eligibility == 1
+    assert plan.uncertain_eligibility == 1 and plan.scorer_count == 3  # c counts now too (3rd place: nothing)
     assert {line.collaborator_id: line.corrected_value for line in plan.lines} == {a.pk: 0, b.pk: 100_000}
+
+
+def test_the_triggers_unpaid_scorer_counts_even_if_deactivated_since(make_distributor, make_collaborators):
+    distributor = make_distributor(
+        pool_amount=100_000, distribution_resolver="topN", top_n_weights=[100], obligation_start_status="approved"
+    )
+    a, b = make_collaborators(2)
+    credit(a, distributor, 10, MID_JAN)
+    credit(b, distributor, 5, MID_JAN)
+    run_engine("--now", "2026-02-01T00:00:00Z")
+    (distribution,) = triggered(distributor)
+    late_credit(b, distributor, 10)  # b 15 > a 10
+    type(b).objects.filter(pk=b.pk).update(status="inactive")
+    plan = distribution_correct(distribution=distribution)
+    # b is exactly the trigger's one unpaid scorer: b counts like the allocated, whatever b's status now.
+    assert {line.collaborator_id: line.corrected_value for line in plan.lines} == {a.pk: 0, b.pk: 100_000}
+    assert plan.uncertain_eligibility == 0
+
+
+def test_correcting_again_after_a_late_only_collaborator_changes_nothing(make_distributor, make_collaborators):
+    distributor = make_distributor(pool_amount=100_000, obligation_start_status="approved")
+    a, d = make_collaborators(2)
+    credit(a, distributor, 10, MID_JAN)
+    credit(d, distributor, 10, MID_JAN)
+    type(d).objects.filter(pk=d.pk).update(status="inactive")
+    run_engine("--now", "2026-02-01T00:00:00Z")
+    (distribution,) = triggered(distributor)
+    type(d).objects.filter(pk=d.pk).update(status="active")
+    late_credit(d, distributor, 5)
+    first = distribution_correct(distribution=distribution, apply=True, reason="late", actor="t")
+    assert {line.collaborator_id: line.corrected_value for line in first.lines} == {a.pk: 66_667, d.pk: 33_333}
+    again = distribution_correct(distribution=distribution)
+    assert again.lines == []  # d still counts with the late points only
+    type(d).objects.filter(pk=d.pk).update(status="inactive")  # and keeps counting, taken in already
+    assert distribution_correct(distribution=distribution).lines == []
+
+
+def test_a_period_without_a_recorded_scorer_count_counts_the_eligible_and_says_so(make_distributor, make_collaborators):
+    distributor = make_distributor(pool_amount=100_000, obligation_start_status="approved")
+    a, d = make_collaborators(2)
+    credit(a, distributor, 10, MID_JAN)
+    credit(d, distributor, 10, MID_JAN)
+    type(d).objects.filter(pk=d.pk).update(status="inactive")
+    run_engine("--now", "2026-02-01T00:00:00Z")
+    (distribution,) = triggered(distributor)
+    Distribution.objects.filter(pk=distribution.pk).update(scorer_count=None)  # triggered before it was recorded
+    distribution.refresh_from_db()
+    assert distribution_correct(distribution=distribution).lines == []  # d is inactive: not counted
+    type(d).objects.filter(pk=d.pk).update(status="active")
+    plan = distribution_correct(distribution=distribution)
+    # Without the count, d (in time, eligible now) cannot be told from a zero share of the trigger: d counts,
+    # and the plan says so.
+    assert plan.uncertain_eligibility == 1
+    assert {line.collaborator_id: line.corrected_value for line in plan.lines} == {a.pk: 50_000, d.pk: 50_000}
 
 
 def test_a_collaborator_whose_allocation_awaits_approval_gets_a_pending_adjustment(period):
@@ -269,7 +324,7 @@ def test_pending_and_approved_adjustments_both_get_their_created_event(period):
     for adjustment in adjustments:
         (event,) = Event.objects.filter(type="obligation.created", object_key=f"obligation:{adjustment.pk}")
         assert event.payload == obligation_payload(adjustment)
-        assert adjustment.created_at == adjustment.modified_at == correction.created_at
+        assert adjustment.created_at == adjustment.modified_at == event.occurred_at == correction.created_at
 
 
 @pytest.mark.parametrize("rolled_over_then", [False, True])
@@ -435,6 +490,12 @@ def test_the_command_applies_only_the_reviewed_lines_with_expect(period):
     assert Correction.objects.count() == 1
 
 
+def test_the_command_refuses_expect_without_apply(period):
+    _, distribution, _ = period
+    with pytest.raises(CommandError, match=r"^--expect: only with --apply"):
+        run(str(distribution.pk), "--expect", "abc")
+
+
 def test_the_command_refuses_another_tenants_distribution(period, other_org):
     _, distribution, _ = period
     with pytest.raises(CommandError, match="no distribution"):
@@ -514,25 +575,32 @@ def _corrected_once(make_distributor, make_collaborators):
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.parametrize("follow", [False, True])
-def test_a_staff_move_waits_for_a_correction_being_applied(make_distributor, make_collaborators, follow):
-    """A rejection of what the correction plans on (here an earlier adjustment of a, which locks no distribution)
-    waits until the correction committed: the correction's decision (approved, from a's approved payments) and
-    the rejection are then two decisions in order, never one slipping between the other's read and write."""
+@pytest.mark.parametrize("target", ["earlier adjustment", "allocation"])
+def test_a_staff_move_waits_for_a_correction_being_applied(make_distributor, make_collaborators, target):
+    """A rejection of what the correction plans on waits until the correction committed: the correction's decision
+    (approved, from a's approved payments) and the rejection are then two decisions in order, never one slipping
+    between the other's read and write. An earlier adjustment locks no distribution when moved (only the share
+    lock holds it back); an allocation's obligation is moved with its distribution following (the lock order
+    obligation, then distribution, which the correction takes too)."""
     from distributions.services import obligations_transition_and_follow
-    from obligations.services import obligations_transition
     from tests.races import Race
 
     distribution, a, earlier = _corrected_once(make_distributor, make_collaborators)
-    move = obligations_transition_and_follow if follow else obligations_transition
+    moved = (
+        earlier
+        if target == "earlier adjustment"
+        else Allocation.objects.get(distribution=distribution, collaborator=a).obligation_id
+    )
     with Race(timeout=60) as race:
         correcting = race.hold(distribution_correct, distribution=distribution, apply=True, reason="sync", actor="t")
-        rejecting = race.thread(move, obligation_ids=[earlier], status="rejected", actor="staff:ann")
-        race.wait_until_blocked(rejecting)  # held back by the correction's share lock
+        rejecting = race.thread(
+            obligations_transition_and_follow, obligation_ids=[moved], status="rejected", actor="staff:ann"
+        )
+        race.wait_until_blocked(rejecting)
         correcting.release()
     second = Correction.objects.order_by("-pk").first()
     assert second.lines.get(collaborator=a).adjustment.status == "approved"
-    assert Obligation.objects.get(pk=earlier).status == "rejected"
+    assert Obligation.objects.get(pk=moved).status == "rejected"
 
 
 @pytest.mark.postgres

@@ -134,8 +134,8 @@ class Command(OrganizationCommand):
             head += f" ({pending} pending: a payment of theirs in the period is not approved)"
         if plan.uncertain_eligibility:
             head += (
-                f"; {plan.uncertain_eligibility} more collaborator(s) counted with points booked in time than the "
-                "trigger counted without paying (someone became eligible since: check the lines)"
+                f"; {plan.uncertain_eligibility} collaborator(s) who scored in time cannot be told from those the "
+                "trigger counted without paying: those active and eligible now are counted (check the lines)"
             )
         if plan.correction is not None:
             self.write_summary(f"{head}; correction {plan.correction.pk} wrote {len(plan.lines)} adjustment(s).")
