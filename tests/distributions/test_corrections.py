@@ -163,14 +163,21 @@ def test_a_collaborator_deactivated_since_the_trigger_still_counts(period):
     assert plan.lines == []
 
 
-def test_an_in_time_credit_of_someone_the_trigger_left_out_does_not_count(make_distributor, make_collaborators):
-    distributor = make_distributor(pool_amount=100_000)
+def _with_one_left_out(make_distributor, make_collaborators):
+    """A triggered fixed 1,000.00 USD period (obligations approved) where a and d scored 10 each in time, d
+    inactive when the trigger ran: a got it all, d stays inactive."""
+    distributor = make_distributor(pool_amount=100_000, obligation_start_status="approved")
     a, d = make_collaborators(2)
     credit(a, distributor, 10, MID_JAN)
     credit(d, distributor, 10, MID_JAN)
     type(d).objects.filter(pk=d.pk).update(status="inactive")
     run_engine("--now", "2026-02-01T00:00:00Z")
     (distribution,) = triggered(distributor)
+    return distributor, distribution, a, d
+
+
+def test_an_in_time_credit_of_someone_the_trigger_left_out_does_not_count(make_distributor, make_collaborators):
+    distributor, distribution, a, d = _with_one_left_out(make_distributor, make_collaborators)
     assert list(Allocation.objects.filter(distribution=distribution).values_list("collaborator_id", flat=True)) == [
         a.pk
     ]
@@ -201,10 +208,15 @@ def test_late_revenue_pays_the_scorers_of_a_period_whose_pool_was_zero(make_dist
     assert plan.uncertain_eligibility == 0 and plan.unallocated == plan.carried_forward == 0
 
 
-def test_a_scorer_beyond_the_top_places_moves_up_with_late_credits(make_distributor, make_collaborators):
-    distributor = make_distributor(
+def _winner_takes_all(make_distributor):
+    """A fixed 1,000.00 USD pool all to the first place (topN [100]), obligations approved."""
+    return make_distributor(
         pool_amount=100_000, distribution_resolver="topN", top_n_weights=[100], obligation_start_status="approved"
     )
+
+
+def test_a_scorer_beyond_the_top_places_moves_up_with_late_credits(make_distributor, make_collaborators):
+    distributor = _winner_takes_all(make_distributor)
     a, b, c = make_collaborators(3)
     credit(a, distributor, 10, MID_JAN)
     credit(b, distributor, 5, MID_JAN)
@@ -226,9 +238,7 @@ def test_a_scorer_beyond_the_top_places_moves_up_with_late_credits(make_distribu
 
 
 def test_the_triggers_unpaid_scorer_counts_even_if_deactivated_since(make_distributor, make_collaborators):
-    distributor = make_distributor(
-        pool_amount=100_000, distribution_resolver="topN", top_n_weights=[100], obligation_start_status="approved"
-    )
+    distributor = _winner_takes_all(make_distributor)
     a, b = make_collaborators(2)
     credit(a, distributor, 10, MID_JAN)
     credit(b, distributor, 5, MID_JAN)
@@ -243,13 +253,7 @@ def test_the_triggers_unpaid_scorer_counts_even_if_deactivated_since(make_distri
 
 
 def test_correcting_again_after_a_late_only_collaborator_changes_nothing(make_distributor, make_collaborators):
-    distributor = make_distributor(pool_amount=100_000, obligation_start_status="approved")
-    a, d = make_collaborators(2)
-    credit(a, distributor, 10, MID_JAN)
-    credit(d, distributor, 10, MID_JAN)
-    type(d).objects.filter(pk=d.pk).update(status="inactive")
-    run_engine("--now", "2026-02-01T00:00:00Z")
-    (distribution,) = triggered(distributor)
+    distributor, distribution, a, d = _with_one_left_out(make_distributor, make_collaborators)
     type(d).objects.filter(pk=d.pk).update(status="active")
     late_credit(d, distributor, 5)
     first = distribution_correct(distribution=distribution, apply=True, reason="late", actor="t")
@@ -261,13 +265,7 @@ def test_correcting_again_after_a_late_only_collaborator_changes_nothing(make_di
 
 
 def test_a_period_without_a_recorded_scorer_count_counts_the_eligible_and_says_so(make_distributor, make_collaborators):
-    distributor = make_distributor(pool_amount=100_000, obligation_start_status="approved")
-    a, d = make_collaborators(2)
-    credit(a, distributor, 10, MID_JAN)
-    credit(d, distributor, 10, MID_JAN)
-    type(d).objects.filter(pk=d.pk).update(status="inactive")
-    run_engine("--now", "2026-02-01T00:00:00Z")
-    (distribution,) = triggered(distributor)
+    _distributor, distribution, a, d = _with_one_left_out(make_distributor, make_collaborators)
     Distribution.objects.filter(pk=distribution.pk).update(scorer_count=None)  # triggered before it was recorded
     distribution.refresh_from_db()
     assert distribution_correct(distribution=distribution).lines == []  # d is inactive: not counted
