@@ -470,7 +470,7 @@ def test_the_command_is_a_dry_run_by_default_and_applies_with_a_reason(period):
     assert correction.actor.startswith("command:correct_distribution")
     out, err = run(str(distribution.pk), "--json")
     document = json.loads(out)
-    assert document["lines"] == [] and document["applied"] is False and "dry run" in err
+    assert document["lines"] == [] and document["applied"] is False and "nothing to correct" in err
 
 
 def test_the_command_applies_only_the_reviewed_lines_with_expect(period):

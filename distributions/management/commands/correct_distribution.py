@@ -141,6 +141,8 @@ class Command(OrganizationCommand):
             self.write_summary(f"{head}; correction {plan.correction.pk} wrote {len(plan.lines)} adjustment(s).")
         elif options["apply"]:
             self.write_summary(f"{head}; nothing to write.")
+        elif not plan.lines:
+            self.write_summary(f"{head}; nothing to correct.")
         else:
             self.write_summary(
                 f"{head}; dry run, nothing written (--apply --reason to write; --expect {plan.fingerprint} to "
