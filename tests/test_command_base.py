@@ -260,6 +260,8 @@ def test_every_command_is_built_on_the_base():
         "import_credits",
         "generate_fulfillment",
         "adjust_obligation",
+        "set_minimum_payout",
+        "status_history",
         "correct_distribution",
         "export_payouts",
         "run_distributions",
