@@ -358,6 +358,7 @@ class DistributionAdmin(
                     reason=reason,
                     actor=f"staff:{request.user.get_username()}",
                     expect=request.POST.get("expect", ""),  # the fingerprint of the lines the page showed
+                    accept_uncertain=request.POST.get("accept_uncertain") == "yes",
                 )
                 if plan.correction is None:
                     self.message_user(
@@ -381,10 +382,11 @@ class DistributionAdmin(
                 )
                 return None
         except ValidationError as exc:
-            if "expect" not in getattr(exc, "message_dict", {}):
+            if not {"expect", "accept_uncertain"} & set(getattr(exc, "message_dict", {})):
                 self.message_user(request, f"Nothing changed: {exc.messages[0]}", messages.ERROR)
                 return None
-            # The ledger moved since the page was shown: nothing was written; show the page again as it is now.
+            # The ledger moved since the page was shown, or the uncertain lines were not confirmed: nothing was
+            # written; show the page again as it is now.
             self.message_user(request, f"Nothing changed: {exc.messages[0]}", messages.WARNING)
         try:
             plan = distribution_correction_plan(distribution=distribution)

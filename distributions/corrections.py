@@ -15,15 +15,16 @@ Decisions (where the issue is silent):
 - **The split's rules** are the trigger's recorded ones (resolver, tie policy, topN weights), applied to the
   corrected pool by the engine's one ``split_pool``: largest remainder, the same tie-break (higher score,
   earlier first credit, lower id).
-- **Who counts.** A collaborator the trigger allocated to, or an earlier correction paid, still counts with all
-  their points of the period (whatever their status today: a correction is no way to claw back someone
-  deactivated since). So does a scorer the trigger counted but gave nothing (a zero share: a zero pool, a
-  rounding, beyond topN's places, not the top score), so late revenue or late credits can lift them. Anyone else
-  who scored in time was left out by the trigger's eligibility rules (inactive, or not selected, when it ran),
-  which a correction does not second-guess: they count only with the points booked late into the period on
-  purpose (a ``late_reason``), and only when active and eligible now (or taken in by an earlier correction).
-  Which scorers the trigger counted is not stored, only how many (``scorer_count``); see ``_corrected_scores``
-  for how they are told apart, and ``CorrectionPlan.uncertain_eligibility`` for when that cannot be exact.
+- **Who counts.** A collaborator the trigger allocated to still counts with all their points of the period
+  (whatever their status today: a correction is no way to claw back someone deactivated since). So does a scorer
+  the trigger counted but gave nothing (a zero share: a zero pool, a rounding, beyond topN's places, not the top
+  score), so late revenue or late credits can lift them. Anyone else who scored in time was left out by the
+  trigger's eligibility rules (inactive, or not selected, when it ran), which a correction does not
+  second-guess: they count only with the points booked late into the period on purpose (a ``late_reason``),
+  whatever their status now (the booking checked them then). Which scorers the trigger counted is not stored,
+  only how many (``scorer_count``); see ``_corrected_scores`` for how they are told apart, and
+  ``CorrectionPlan.uncertain_eligibility`` for when that cannot be exact (applying then needs
+  ``accept_uncertain``).
 - **The difference** is against what the period owes already: each collaborator's allocation plus the
   adjustments of earlier corrections. So correcting again writes only the new difference, and a second
   correction with nothing new writes nothing. Staff's own adjustments (``adjust_obligation``) are separate
@@ -60,7 +61,7 @@ from functools import cached_property
 
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import BigIntegerField, Count, Min, Sum
+from django.db.models import BigIntegerField, BooleanField, Count, Min, Sum, Value
 from django.db.models.functions import Cast
 from django.utils import timezone
 
@@ -111,6 +112,7 @@ class CorrectionPlan:
     late_credits: int
     late_revenue_entries: int
     uncertain_eligibility: int = 0  # see ``_corrected_scores``
+    undecided: list[int] = field(default_factory=list)  # counted on that uncertain basis (collaborator ids)
     lines: list[CorrectionLinePlan] = field(default_factory=list)
     correction: Correction | None = None
 
@@ -126,7 +128,9 @@ class CorrectionPlan:
             [line.collaborator_id, line.allocation_id, line.previous_value, line.corrected_value, line.status]
             for line in self.lines
         ]
-        digest = hashlib.sha256(json.dumps([self.units, lines], separators=(",", ":")).encode())
+        digest = hashlib.sha256(
+            json.dumps([self.units, self.uncertain_eligibility, lines], separators=(",", ":")).encode()
+        )
         return digest.hexdigest()[:20]
 
 
@@ -186,16 +190,34 @@ def _late_credits(distribution: Distribution):
     )
 
 
-def _scores(credits) -> dict[int, tuple[int, datetime]]:
-    """Per collaborator of ``credits``: (Σ points, first credit instant), non-zero sums only; one query."""
-    rows = (
-        credits.order_by()
-        .values_list("collaborator_id")
-        .annotate(score=Cast(Sum("points"), BigIntegerField()), first_credit_at=Min("credited_at"))
-        .filter(score__gt=0)
-        .values_list("collaborator_id", "score", "first_credit_at")
-    )
-    return {collaborator_id: (score, first) for collaborator_id, score, first in rows}
+Scores = dict[int, tuple[int, datetime]]  # collaborator id -> (Σ points, first credit instant)
+
+
+def _period_scores(distribution: Distribution) -> tuple[Scores, Scores]:
+    """Per collaborator: (Σ points, first credit instant) of all the period's credits, and of those booked late on
+    purpose (``_late_credits``); non-zero sums only. One statement (a ``UNION ALL`` of the two aggregates), so
+    both come from one snapshot: a late credit committed meanwhile is in both or in neither, and cannot make a
+    collaborator look booked late only."""
+
+    def aggregate(credits, late: bool):
+        return (
+            credits.order_by()
+            .values_list("collaborator_id")
+            .annotate(
+                score=Cast(Sum("points"), BigIntegerField()),
+                first_credit_at=Min("credited_at"),
+                late=Value(late, output_field=BooleanField()),
+            )
+            .filter(score__gt=0)
+            .values_list("collaborator_id", "score", "first_credit_at", "late")
+        )
+
+    totals: Scores = {}
+    late: Scores = {}
+    rows = aggregate(_period_credits(distribution), False).union(aggregate(_late_credits(distribution), True), all=True)
+    for collaborator_id, score, first, is_late in rows:
+        (late if is_late else totals)[collaborator_id] = (score, first)
+    return totals, late
 
 
 def _eligible_now(distribution: Distribution, distributor: Distributor, ids: list[int]) -> set[int]:
@@ -215,34 +237,33 @@ def _eligible_now(distribution: Distribution, distributor: Distributor, ids: lis
 class _Scores:
     scored: list[ScoredCollaborator]
     uncertain: int  # in-time scorers the record cannot tell from the trigger's unpaid ones (see below)
+    undecided: list[int]  # who was counted with in-time points on that uncertain basis
 
 
-def _corrected_scores(
-    distribution: Distribution, distributor: Distributor, *, allocated: set[int], paid: set[int]
-) -> _Scores:
+def _corrected_scores(distribution: Distribution, distributor: Distributor, *, allocated: set[int]) -> _Scores:
     """Each counting collaborator's score in the period from the ledger now (see "Who counts").
 
     - The allocated count with all their points, whatever their status now.
     - So do the trigger's *unpaid scorers*: counted by it but given nothing (a zero share). The trigger stores
       how many (``scorer_count`` minus the allocations), not who, so they are told by the ledger: every
-      unallocated collaborator with points booked in time (``in_time``) is either one of them or someone the
-      trigger's eligibility left out (inactive, or not selected, when it ran). When ``in_time`` has exactly as
-      many as the trigger's unpaid scorers (or fewer), they are those: all count, whatever their status now.
-      When it has none of them (every scorer allocated), nobody in ``in_time`` counts with those points. In
-      between the record cannot tell: those active and eligible now count (and those an earlier correction
-      took in), and ``uncertain`` says how many in-time scorers could not be told apart
-      (``len(in_time) - unpaid scorers``). A period without ``scorer_count`` (triggered before it was recorded)
-      is that case too, with every in-time scorer uncertain.
-    - Anyone else counts only with the points booked late on purpose (``late_reason``), when active and eligible
-      now or already taken in by an earlier correction (``paid``), which decided the same way: so correcting
-      again with nothing new changes nothing.
+      unallocated collaborator with points booked in time (``in_time``; fixed since the trigger, the ledger
+      being append-only and a credit into a triggered period being late by definition) is either one of them
+      or someone the trigger's eligibility left out (inactive, or not selected, when it ran). When ``in_time``
+      has as many as the trigger's unpaid scorers (or fewer), they are those: all count, whatever their status
+      now. When the trigger has none (every scorer allocated), nobody in ``in_time`` counts with those points.
+      In between the record cannot tell: those active and eligible now count, ``uncertain`` says how many
+      in-time scorers could not be told apart (``len(in_time) - unpaid scorers``) and ``undecided`` lists who
+      was counted so; applying then needs ``accept_uncertain``. A period without ``scorer_count`` (triggered
+      before it was recorded) is that case, with every in-time scorer uncertain. Which case a period is never
+      changes, so correcting again with nothing new (statuses included) changes nothing.
+    - Anyone else counts only with the points booked late on purpose (``late_reason``), whatever their status
+      now: booking them checked that they were active and eligible for the distributor then.
     """
-    totals = _scores(_period_credits(distribution))
+    totals, late = _period_scores(distribution)
     counting = {pk: totals[pk] for pk in allocated if pk in totals}
     others = [pk for pk in sorted(totals) if pk not in allocated]
-    uncertain = 0
+    uncertain, undecided = 0, []
     if others:
-        late = _scores(_late_credits(distribution))  # as many rows as collaborators booked late
         in_time = [pk for pk in others if totals[pk][0] > late.get(pk, (0, None))[0]]
         recorded = distribution.scorer_count
         unpaid_scorers = None if recorded is None else max(0, recorded - len(allocated))
@@ -252,18 +273,15 @@ def _corrected_scores(
             counted_in_time = set(in_time)  # exactly the trigger's unpaid scorers
         else:
             uncertain = len(in_time) - (unpaid_scorers or 0)
-            undecided = [pk for pk in in_time if pk not in paid]
-            counted_in_time = {pk for pk in in_time if pk in paid}
-            counted_in_time |= _eligible_now(distribution, distributor, undecided)
-        late_only = [pk for pk in others if pk in late and pk not in counted_in_time]
-        eligible = _eligible_now(distribution, distributor, [pk for pk in late_only if pk not in paid])
-        for pk in counted_in_time:
-            counting[pk] = totals[pk]
-        for pk in late_only:
-            if pk in paid or pk in eligible:
+            counted_in_time = _eligible_now(distribution, distributor, in_time)
+            undecided = sorted(counted_in_time)
+        for pk in others:
+            if pk in counted_in_time:
+                counting[pk] = totals[pk]
+            elif pk in late:
                 counting[pk] = late[pk]
     scored = [ScoredCollaborator(pk, score, first) for pk, (score, first) in sorted(counting.items())]
-    return _Scores(scored=scored, uncertain=uncertain)
+    return _Scores(scored=scored, uncertain=uncertain, undecided=undecided)
 
 
 SETTLED = (ObligationStatus.APPROVED, ObligationStatus.FULFILLED)
@@ -329,7 +347,7 @@ def distribution_correction_plan(*, distribution: Distribution) -> CorrectionPla
     resolver = distribution.distribution_resolver or distributor.distribution_resolver
     tie_policy = distribution.tie_policy or distributor.tie_policy
     weights = (distribution.top_n_weights or distributor.top_n_weights or ()) if resolver == TOP_N else ()
-    scores = _corrected_scores(distribution, distributor, allocated=set(allocations), paid=set(previous))
+    scores = _corrected_scores(distribution, distributor, allocated=set(allocations))
     scored = scores.scored
     result = split_pool(pool, scored, resolver=resolver, tie_policy=tie_policy, weights=weights)
     carried_forward = result.unallocated if _rolls_over(distribution, distributor) else 0
@@ -364,6 +382,7 @@ def distribution_correction_plan(*, distribution: Distribution) -> CorrectionPla
         late_credits=_late_credits(distribution).count(),
         late_revenue_entries=_late_revenue_entries(distribution, distributor, units),
         uncertain_eligibility=scores.uncertain,
+        undecided=scores.undecided,
         lines=lines,
     )
 
@@ -385,11 +404,14 @@ def distribution_correct(
     actor: str = "",
     now: datetime | None = None,
     expect: str | None = None,
+    accept_uncertain: bool = False,
 ) -> CorrectionPlan:
     """Plan the correction of ``distribution``; with ``apply``, write it (see the module docstring) and return the
     plan with its stored ``correction`` (``None`` when there was no difference: nothing is written). ``expect``:
     the ``fingerprint`` of the plan the caller reviewed; when the lines differ now, nothing is written and
-    ``ValidationError`` (code ``ledger_changed``) says to review again."""
+    ``ValidationError`` (code ``ledger_changed``) says to review again. ``accept_uncertain``: the caller checked the
+    lines of a plan with ``uncertain_eligibility`` (see ``_corrected_scores``); without it such a plan is refused.
+    """
     if not apply:
         return distribution_correction_plan(distribution=distribution)
     reason = _checked_reason(reason)
@@ -409,6 +431,16 @@ def distribution_correct(
             )
         if not plan.lines:
             return plan
+        if plan.uncertain_eligibility and not accept_uncertain:
+            shown = ", ".join(str(pk) for pk in plan.undecided[:20]) + (" …" if len(plan.undecided) > 20 else "")
+            raise ValidationError(
+                {
+                    "accept_uncertain": f"{plan.uncertain_eligibility} collaborator(s) who scored in time cannot be "
+                    "told from those the trigger counted without paying; the lines count those active and "
+                    f"eligible now ({shown or 'none'}). Check those lines, then confirm that they are right."
+                },
+                code="uncertain_eligibility",
+            )
         correction = Correction.objects.create(
             organization_id=locked.organization_id,
             distribution=locked,

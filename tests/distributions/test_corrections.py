@@ -237,6 +237,50 @@ def test_a_scorer_beyond_the_top_places_moves_up_with_late_credits(make_distribu
     assert {line.collaborator_id: line.corrected_value for line in plan.lines} == {a.pk: 0, b.pk: 100_000}
 
 
+def test_an_uncertain_correction_applies_only_when_its_lines_were_checked(make_distributor, make_collaborators):
+    distributor = _winner_takes_all(make_distributor)
+    a, b, c = make_collaborators(3)
+    credit(a, distributor, 10, MID_JAN)
+    credit(b, distributor, 5, MID_JAN)
+    credit(c, distributor, 20, MID_JAN)
+    type(c).objects.filter(pk=c.pk).update(status="inactive")  # left out by the trigger: b had the zero share
+    run_engine("--now", "2026-02-01T00:00:00Z")
+    (distribution,) = triggered(distributor)
+    type(c).objects.filter(pk=c.pk).update(status="active")
+    plan = distribution_correct(distribution=distribution)
+    # Nothing was booked late, but b and c cannot be told apart: c (active now, 20 points) would take the pool.
+    assert plan.late_credits == 0 and plan.uncertain_eligibility == 1 and plan.undecided == [b.pk, c.pk]
+    assert {line.collaborator_id: line.corrected_value for line in plan.lines} == {a.pk: 0, c.pk: 100_000}
+    with pytest.raises(ValidationError) as refused:
+        distribution_correct(distribution=distribution, apply=True, reason="sync", actor="t")
+    assert f"({b.pk}, {c.pk})" in refused.value.message_dict["accept_uncertain"][0]
+    with pytest.raises(CommandError, match=r"^--accept-uncertain: 1 collaborator\(s\) who scored in time"):
+        run(str(distribution.pk), "--apply", "--reason", "sync")
+    with pytest.raises(CommandError, match=r"^--accept-uncertain: only with --apply"):
+        run(str(distribution.pk), "--accept-uncertain")
+    out, _ = run(str(distribution.pk))
+    assert f"({b.pk}, {c.pk}; check them, then --accept-uncertain)" in out
+    assert Correction.objects.count() == 0
+    run(str(distribution.pk), "--apply", "--reason", "checked: c was on leave", "--accept-uncertain")
+    assert owed(distribution) == {a.pk: 0, c.pk: 100_000}
+
+
+def test_a_late_only_collaborator_keeps_counting_whatever_their_status(make_distributor, make_collaborators):
+    distributor = make_distributor(pool_amount=2, obligation_start_status="approved")  # 2 units: rounding matters
+    a, b, c = make_collaborators(3)
+    credit(a, distributor, 3, MID_JAN)
+    run_engine("--now", "2026-02-01T00:00:00Z")
+    (distribution,) = triggered(distributor)
+    late_credit(b, distributor, 1, when=JAN_1 + timedelta(days=9))
+    late_credit(c, distributor, 1, when=JAN_1 + timedelta(days=19))
+    first = distribution_correct(distribution=distribution, apply=True, reason="late", actor="t")
+    # 2 × 3/5, 2 × 1/5, 2 × 1/5: floors 1, 0, 0; the leftover unit to b (the tie with c: b's earlier first credit).
+    assert owed(distribution) == {a.pk: 1, b.pk: 1}
+    assert first.scorer_count == 3
+    type(c).objects.filter(pk=c.pk).update(status="inactive")  # c counted (with nothing), and still counts
+    assert distribution_correct(distribution=distribution).lines == []
+
+
 def test_the_triggers_unpaid_scorer_counts_even_if_deactivated_since(make_distributor, make_collaborators):
     distributor = _winner_takes_all(make_distributor)
     a, b = make_collaborators(2)

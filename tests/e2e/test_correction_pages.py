@@ -151,3 +151,37 @@ def test_adjust_a_distribution_for_one_collaborator_from_the_admin(live_server, 
 
     logged = LogEntry.objects.get(object_id=str(distribution.pk), content_type__model="distribution")
     assert logged.change_message == f"Adjusted by adjustment {made.pk}. Reason: Missed by the CRM export"
+
+
+def test_an_uncertain_correction_needs_its_lines_checked(live_server, page, staff, org):
+    org.timezone = "Europe/Paris"
+    org.save()
+    distributor = DistributorFactory(
+        organization=org,
+        name="Winner takes all",
+        pool_amount=1_000_00,
+        distribution_resolver="topN",
+        top_n_weights=[100],
+        obligation_start_status="approved",
+    )
+    distribution_open_first(distributor=distributor)
+    names = ("Ada Lovelace", "Alan Turing", "Grace Hopper")
+    ada, alan, grace = (CollaboratorFactory(organization=org, full_name=name) for name in names)
+    for person, points in ((ada, 10), (alan, 5), (grace, 20)):
+        credit(person, distributor, points, JAN_1 + timedelta(days=10))
+    type(grace).objects.filter(pk=grace.pk).update(status="inactive")  # on leave when the trigger ran
+    run_engine("--now", "2026-02-01T00:00:00Z")
+    type(grace).objects.filter(pk=grace.pk).update(status="active")
+    distribution = Distribution.objects.exclude(status="pending").get(distributor=distributor)
+    open_correct_page(page, live_server, distribution)
+    assert page.get_by_text("cannot be told from those the trigger counted without paying").is_visible()
+    save(page, "correction_uncertain")
+    page.fill("#id_reason", "Grace was on leave")
+    page.click("#correct-form input[type=submit]")  # not confirmed: nothing written, the page again
+    page.wait_for_selector(".messagelist .warning")
+    assert "Check those lines" in page.inner_text(".messagelist")
+    assert not Correction.objects.exists()
+    page.check("#accept-uncertain input[type=checkbox]")
+    page.click("#correct-form input[type=submit]")
+    page.wait_for_selector(".messagelist .success")
+    assert Correction.objects.get().lines.get(collaborator=grace).corrected_value == 1_000_00

@@ -46,6 +46,12 @@ class Command(OrganizationCommand):
             help="With --apply: write only if the differences are still those of the dry run that printed this "
             "fingerprint (else nothing is written and the command fails).",
         )
+        parser.add_argument(
+            "--accept-uncertain",
+            action="store_true",
+            help="With --apply: the lines of collaborators the dry run could not tell apart (it names them) were "
+            "checked and are right.",
+        )
 
     def handle(self, *args, organization, **options):
         text = options["distribution"]
@@ -61,6 +67,8 @@ class Command(OrganizationCommand):
             raise CommandError("--limit: give 0 or more.")
         if options["expect"] is not None and not options["apply"]:
             raise CommandError("--expect: only with --apply (a dry run writes nothing to check).")
+        if options["accept_uncertain"] and not options["apply"]:
+            raise CommandError("--accept-uncertain: only with --apply (a dry run writes nothing).")
         if options["apply"] and not (options["reason"] or "").strip():
             raise CommandError("--reason: required with --apply (why the period is corrected).")
         try:
@@ -70,10 +78,16 @@ class Command(OrganizationCommand):
                 reason=options["reason"] or "",
                 actor=command_actor(),
                 expect=options["expect"],
+                accept_uncertain=options["accept_uncertain"],
             )
         except ValidationError as exc:
             field, messages = next(iter(getattr(exc, "message_dict", {"": exc.messages}).items()))
-            option = {"reason": "--reason", "distribution": "ID", "expect": "--expect"}.get(field, "")
+            option = {
+                "reason": "--reason",
+                "distribution": "ID",
+                "expect": "--expect",
+                "accept_uncertain": "--accept-uncertain",
+            }.get(field, "")
             raise CommandError(f"{option}: {' '.join(messages)}" if option else " ".join(messages)) from None
 
         units = plan.units
@@ -92,6 +106,7 @@ class Command(OrganizationCommand):
                     "lateRevenueEntries": plan.late_revenue_entries,
                     "fingerprint": plan.fingerprint,
                     "uncertainEligibility": plan.uncertain_eligibility,
+                    "undecided": plan.undecided,
                     "lines": [
                         {
                             "collaboratorId": line.collaborator_id,
@@ -133,9 +148,11 @@ class Command(OrganizationCommand):
         if pending:
             head += f" ({pending} pending: a payment of theirs in the period is not approved)"
         if plan.uncertain_eligibility:
+            names = ", ".join(str(pk) for pk in plan.undecided[:20]) + (" …" if len(plan.undecided) > 20 else "")
             head += (
                 f"; {plan.uncertain_eligibility} collaborator(s) who scored in time cannot be told from those the "
-                "trigger counted without paying: those active and eligible now are counted (check the lines)"
+                f"trigger counted without paying: those active and eligible now are counted ({names or 'none'}; "
+                "check them, then --accept-uncertain)"
             )
         if plan.correction is not None:
             self.write_summary(f"{head}; correction {plan.correction.pk} wrote {len(plan.lines)} adjustment(s).")
