@@ -426,6 +426,7 @@ class DistributionAdmin(
             previous_value=amount_html(plan.previous_value, plan.units),
             value=amount_html(plan.value, plan.units),
             adjustment_total=amount_html(plan.adjustment_total, plan.units),
+            staff_adjustments_total=amount_html(plan.staff_adjustments[1], plan.units),
             rows=rows,
             more=len(plan.lines) - len(shown),
             pending=sum(1 for line in plan.lines if line.status == ObligationStatus.PENDING),

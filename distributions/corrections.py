@@ -113,6 +113,7 @@ class CorrectionPlan:
     late_revenue_entries: int
     uncertain_eligibility: int = 0  # see ``_corrected_scores``
     undecided: list[int] = field(default_factory=list)  # counted on that uncertain basis (collaborator ids)
+    staff_adjustments: tuple[int, int] = (0, 0)  # (count, Σ) of staff's own adjustments of the period
     lines: list[CorrectionLinePlan] = field(default_factory=list)
     correction: Correction | None = None
 
@@ -383,8 +384,23 @@ def distribution_correction_plan(*, distribution: Distribution) -> CorrectionPla
         late_revenue_entries=_late_revenue_entries(distribution, distributor, units),
         uncertain_eligibility=scores.uncertain,
         undecided=scores.undecided,
+        staff_adjustments=_staff_adjustments(distribution),
         lines=lines,
     )
+
+
+def _staff_adjustments(distribution: Distribution) -> tuple[int, int]:
+    """(how many, Σ values) of staff's own adjustments of the period (``adjust_obligation --distribution``, the
+    admin's Adjust): a correction neither counts nor undoes them, so the dry run shows them, lest a late credit
+    staff already made up for by hand be paid twice. Refused ones are left out. One query."""
+    found = (
+        Obligation.objects.filter(
+            adjusts_distribution=distribution, award_type=AwardType.ADJUSTMENT, correction_line__isnull=True
+        )
+        .exclude(status__in=(ObligationStatus.REJECTED, ObligationStatus.CANCELLED))
+        .aggregate(count=Count("pk"), total=Sum("value"))
+    )
+    return found["count"], found["total"] or 0
 
 
 def _checked_reason(reason: str) -> str:

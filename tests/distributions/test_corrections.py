@@ -532,6 +532,28 @@ def test_the_command_applies_only_the_reviewed_lines_with_expect(period):
     assert Correction.objects.count() == 1
 
 
+def test_the_dry_run_shows_staffs_own_adjustments_of_the_period(period):
+    from obligations.services import obligation_adjust
+
+    distributor, distribution, (a, _, _) = period
+    obligation_adjust(
+        organization=a.organization,
+        collaborator=a,
+        value=5_000,
+        units="USD",
+        reason="made up for the CRM sync by hand",
+        adjusts_distribution=distribution,
+    )
+    late_credit(a, distributor, 10)
+    plan = distribution_correct(distribution=distribution)
+    assert plan.staff_adjustments == (1, 5_000)
+    out, _ = run(str(distribution.pk))
+    assert "staff adjusted the period 1 time(s) by hand, 50.00 USD in all" in out
+    applied = distribution_correct(distribution=distribution, apply=True, reason="sync", actor="t")
+    assert distribution_correct(distribution=distribution).staff_adjustments == (1, 5_000)  # lines not counted
+    assert applied.correction is not None
+
+
 def test_the_command_refuses_expect_without_apply(period):
     _, distribution, _ = period
     with pytest.raises(CommandError, match=r"^--expect: only with --apply"):

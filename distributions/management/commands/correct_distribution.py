@@ -107,6 +107,7 @@ class Command(OrganizationCommand):
                     "fingerprint": plan.fingerprint,
                     "uncertainEligibility": plan.uncertain_eligibility,
                     "undecided": plan.undecided,
+                    "staffAdjustments": {"count": plan.staff_adjustments[0], "total": plan.staff_adjustments[1]},
                     "lines": [
                         {
                             "collaboratorId": line.collaborator_id,
@@ -147,6 +148,12 @@ class Command(OrganizationCommand):
         pending = sum(1 for line in plan.lines if line.status == "pending")
         if pending:
             head += f" ({pending} pending: a payment of theirs in the period is not approved)"
+        if plan.staff_adjustments[0]:
+            count, total = plan.staff_adjustments
+            head += (
+                f"; staff adjusted the period {count} time(s) by hand, {format_amount(total, units)} in all, which "
+                "a correction neither counts nor undoes"
+            )
         if plan.uncertain_eligibility:
             names = ", ".join(str(pk) for pk in plan.undecided[:20]) + (" …" if len(plan.undecided) > 20 else "")
             head += (
