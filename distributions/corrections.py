@@ -69,7 +69,7 @@ from collaborators.models import Collaborator, CollaboratorStatus
 from distributions.engine.splits import TOP_N, ScoredCollaborator, split_pool
 from distributions.events import obligations_created_event_cte
 from distributions.models import Allocation, Correction, CorrectionLine, Distribution
-from distributions.trigger import BASIS_POINTS
+from distributions.trigger import BASIS_POINTS, gc_paused
 from distributors.models import Distributor, Eligibility, PoolResolver, RevenueEntry
 from distributors.units import format_amount
 from metrics.models import MetricCredit
@@ -319,7 +319,13 @@ def _period_units(distribution: Distribution, distributor: Distributor, paid_uni
 
 def distribution_correction_plan(*, distribution: Distribution) -> CorrectionPlan:
     """The correction of ``distribution`` the ledger calls for now; reads only (a handful of queries plus one
-    per 5,000 scorers the trigger did not pay)."""
+    per 5,000 scorers the trigger did not pay, in a period whose unpaid scorers cannot be told apart). The
+    cyclic garbage collector pauses meanwhile, as for the trigger's plan (``trigger.gc_paused``)."""
+    with gc_paused():
+        return _plan(distribution)
+
+
+def _plan(distribution: Distribution) -> CorrectionPlan:
     _refuse_untriggered(distribution)
     distributor = Distributor.objects.get(pk=distribution.distributor_id)
     allocations: dict[int, int] = {}  # collaborator -> allocation id
