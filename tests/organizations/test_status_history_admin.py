@@ -3,7 +3,6 @@ payouts, distributors and API keys (``organizations.admin.StatusHistoryMixin``):
 zone, from → to, actor and reason, newest last, at most 50 with a note for the rest, never editable."""
 
 import re
-from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.contrib import admin
@@ -23,10 +22,9 @@ from tests.factories import (
     OrganizationFactory,
     PayoutFactory,
 )
+from tests.lifecycle.helpers import record
 
 pytestmark = pytest.mark.django_db
-
-AT = datetime(2026, 9, 30, 22, 0, 5, tzinfo=UTC)  # 1 Oct 00:00:05 in Paris (CEST)
 
 
 @pytest.fixture
@@ -53,18 +51,6 @@ def rows(section: str) -> list[str]:
         " | ".join(re.sub(r"<[^>]+>", "", cell).strip() for cell in re.findall(r"<td[^>]*>(.*?)</td>", row))
         for row in re.findall(r"<tr>(.*?)</tr>", body)
     ]
-
-
-def record(obj, *moves, actor="", reason="", at=AT):
-    for i, (before, after) in enumerate(moves):
-        status_changes_record(
-            model=type(obj),
-            organization_id=obj.organization_id,
-            changes=[(obj.pk, before, after)],
-            actor=actor,
-            reason=reason,
-            at=at + timedelta(minutes=i),
-        )
 
 
 def test_an_obligation_shows_its_moves_in_the_organizations_zone(admin_client, paris):

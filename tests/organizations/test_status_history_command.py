@@ -3,20 +3,17 @@ zone, ``from → to``, actor and reason; scoped by the history's organization; a
 
 import json
 import re
-from datetime import UTC, datetime, timedelta
 from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
 
-from lifecycle.services import status_changes_record
 from obligations.services import obligations_transition
 from organizations.services import api_keys_revoke
 from tests.factories import ApiKeyFactory, FulfillmentFactory, ObligationFactory, OrganizationFactory
+from tests.lifecycle.helpers import record
 
 pytestmark = pytest.mark.django_db
-
-AT = datetime(2026, 9, 30, 22, 0, 5, tzinfo=UTC)  # 1 Oct 00:00:05 in Paris (CEST)
 
 
 @pytest.fixture
@@ -34,18 +31,6 @@ def refusal(*args) -> str:
     with pytest.raises(CommandError) as caught:
         run(*args)
     return str(caught.value)
-
-
-def record(obj, *moves, actor="", reason=""):
-    for i, (before, after) in enumerate(moves):
-        status_changes_record(
-            model=type(obj),
-            organization_id=obj.organization_id,
-            changes=[(obj.pk, before, after)],
-            actor=actor,
-            reason=reason,
-            at=AT + timedelta(minutes=i),
-        )
 
 
 def test_moves_made_by_the_service_are_printed_oldest_first_in_the_organizations_zone(paris):
