@@ -24,7 +24,7 @@ from distributions.services import (
 from distributors.admin import DistributorAdmin, MoneyAdminMixin, amount_html
 from distributors.models import Distributor
 from obligations.admin import AdjustmentForm, ObligationAdmin, PayoutAdmin, adjustment_action
-from obligations.models import Obligation, ObligationStatus, Payout
+from obligations.models import Obligation, Payout
 from obligations.services import obligation_adjust
 from organizations.admin import (
     BoundedInlineFormSet,
@@ -368,7 +368,7 @@ class DistributionAdmin(
                     )
                     return None
                 log_action(self, request, [distribution], f"Corrected (correction {plan.correction.pk}).", reason)
-                pending = sum(1 for line in plan.lines if line.status == ObligationStatus.PENDING)
+                pending = plan.pending_count
                 approved = len(plan.lines) - pending
                 written = [f"{approved} approved (the next fulfillment nets them)"] if approved else []
                 if pending:
@@ -429,7 +429,6 @@ class DistributionAdmin(
             staff_adjustments_total=amount_html(plan.staff_adjustments[1], plan.units),
             rows=rows,
             more=len(plan.lines) - len(shown),
-            pending=sum(1 for line in plan.lines if line.status == ObligationStatus.PENDING),
             submit_label=f"Write the {len(plan.lines)} adjustment{'' if len(plan.lines) == 1 else 's'}",
         )
 

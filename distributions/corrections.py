@@ -86,7 +86,7 @@ class CorrectionLinePlan:
     score: int
     previous_value: int
     corrected_value: int
-    status: str = ObligationStatus.APPROVED  # the adjustment's (``pending`` where staff refused a payment before)
+    status: str = ObligationStatus.APPROVED  # the adjustment's (``pending`` where a payment is not approved)
 
     @property
     def difference(self) -> int:
@@ -120,6 +120,17 @@ class CorrectionPlan:
     @property
     def adjustment_total(self) -> int:
         return sum(line.difference for line in self.lines)
+
+    @property
+    def pending_count(self) -> int:
+        """Lines whose adjustment is written ``pending``."""
+        return sum(1 for line in self.lines if line.status == ObligationStatus.PENDING)
+
+    @property
+    def undecided_text(self) -> str:
+        """``undecided`` for a sentence: the first 20 ids, then "…" (``none`` when empty)."""
+        shown = ", ".join(str(pk) for pk in self.undecided[:20])
+        return (shown + (" …" if len(self.undecided) > 20 else "")) or "none"
 
     @cached_property
     def fingerprint(self) -> str:
@@ -454,12 +465,11 @@ def distribution_correct(
         if not plan.lines:
             return plan
         if plan.uncertain_eligibility and not accept_uncertain:
-            shown = ", ".join(str(pk) for pk in plan.undecided[:20]) + (" …" if len(plan.undecided) > 20 else "")
             raise ValidationError(
                 {
                     "accept_uncertain": f"{plan.uncertain_eligibility} collaborator(s) who scored in time cannot be "
                     "told from those the trigger counted without paying; the lines count those active and "
-                    f"eligible now ({shown or 'none'}). Check those lines, then confirm that they are right."
+                    f"eligible now ({plan.undecided_text}). Check those lines, then confirm that they are right."
                 },
                 code="uncertain_eligibility",
             )

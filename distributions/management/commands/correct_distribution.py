@@ -145,9 +145,8 @@ class Command(OrganizationCommand):
             f"owed {format_amount(plan.previous_value, units)} → {format_amount(plan.value, units)} ({late}); "
             f"{len(plan.lines)} collaborator(s) differ by {format_amount(plan.adjustment_total, units)} in all"
         )
-        pending = sum(1 for line in plan.lines if line.status == "pending")
-        if pending:
-            head += f" ({pending} pending: a payment of theirs in the period is not approved)"
+        if plan.pending_count:
+            head += f" ({plan.pending_count} pending: a payment of theirs in the period is not approved)"
         if plan.staff_adjustments[0]:
             count, total = plan.staff_adjustments
             head += (
@@ -155,10 +154,9 @@ class Command(OrganizationCommand):
                 "a correction neither counts nor undoes"
             )
         if plan.uncertain_eligibility:
-            names = ", ".join(str(pk) for pk in plan.undecided[:20]) + (" …" if len(plan.undecided) > 20 else "")
             head += (
                 f"; {plan.uncertain_eligibility} collaborator(s) who scored in time cannot be told from those the "
-                f"trigger counted without paying: those active and eligible now are counted ({names or 'none'}; "
+                f"trigger counted without paying: those active and eligible now are counted ({plan.undecided_text}; "
                 "check them, then --accept-uncertain)"
             )
         if plan.correction is not None:
