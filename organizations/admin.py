@@ -930,12 +930,9 @@ def action_reason(model_admin, request, queryset, *, verb: str, required: bool =
         if not isinstance(reason, str):
             return reason
     """
-    if request.POST.get("post") == "yes":
-        form = ActionReasonForm(request.POST, required=required)
-        if form.is_valid():
-            return form.cleaned_data["reason"].strip()
-    else:
-        form = ActionReasonForm(required=required)
+    form = ActionReasonForm(confirmed_post(request), required=required)
+    if form.is_bound and form.is_valid():
+        return form.cleaned_data["reason"].strip()
     opts = model_admin.model._meta
     count = queryset.count()
     shown = list(queryset[:REASONS_LISTED])
