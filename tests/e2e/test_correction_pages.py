@@ -56,9 +56,20 @@ def open_correct_page(page, live_server, distribution):
 
 
 def test_correct_a_period_from_the_admin(live_server, page, staff, late_period):
-    distribution, _people = late_period
+    from obligations.services import obligation_adjust
+
+    distribution, people = late_period
+    obligation_adjust(  # staff's own adjustment of the period: shown, neither counted nor undone
+        organization=distribution.organization,
+        collaborator=people[1],
+        value=1_250,
+        units="USD",
+        reason="goodwill",
+        adjusts_distribution=distribution,
+    )
     open_correct_page(page, live_server, distribution)
     save(page, "correction_dry_run")
+    assert "1 adjustment(s) by staff, 12.50 USD in all" in page.inner_text("#correction-summary")
     lines = page.locator("#correction-lines")
     assert lines.get_by_text("Ada Lovelace").is_visible()
     assert lines.get_by_text("800.00 USD").is_visible() and lines.get_by_text("-300.00 USD").is_visible()
